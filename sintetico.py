@@ -1,0 +1,684 @@
+"""Synthetic parking answers spoken by espeak-ng, written as a data dir (see datos.py).
+
+Each utterance is built twice in step: what espeak says ("a be uno dos tres ce de") and what Whisper
+should write ("AB 123 CD"), plus the slot labels that CONVENCIONES_SLOTS.md gives that answer.
+Everything random comes from one `random.Random(seed)`, and audio is written as 16 kHz PCM_16, so
+the same command gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from datos import AUDIO_DIR, SLOTS, SPLIT, TRANSCRIPTS, SlotLabels, audio_path, write_slots, write_transcripts
+from extraccion import LETTER_NAMES
+
+ESPEAK = "espeak-ng"
+INSTALL_HINT = "sudo apt-get install espeak-ng"
+SAMPLE_RATE = 16000
+BASE_VOICES = ("es", "es-419")
+# Variants are split by name, not just by base: "es+f3" and "es-419+f3" share a timbre, so a
+# held-out voice must use a variant that training never heard.
+TRAIN_VOICES = (
+    "es-419", "es", "es-419+f2", "es+f2", "es-419+f4", "es+f4", "es-419+m2", "es+m3",
+    "es-419+m4", "es+m7", "es-419+Andrea", "es+klatt",
+)
+HELDOUT_VOICES = ("es-419+f3", "es+f5", "es-419+m6", "es+m1", "es-419+Alicia", "es+klatt3")
+DEFAULT_VOICES = TRAIN_VOICES + HELDOUT_VOICES
+VOICE_ALIASES = {"entrenamiento": TRAIN_VOICES, "evaluacion": HELDOUT_VOICES, "todas": DEFAULT_VOICES}
+PHRASINGS = ("todo", "entrenamiento", "evaluacion")
+GENERAL_FILE = Path(__file__).with_name("frases_generales.txt")
+
+
+class UsageError(Exception):
+    """A user mistake: printed in Spanish, exit code 2, no traceback."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Spanish numbers
+# ---------------------------------------------------------------------------------------------
+
+_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis " \
+         "diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés veinticuatro veinticinco " \
+         "veintiséis veintisiete veintiocho veintinueve".split()
+_TENS = {3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta", 7: "setenta", 8: "ochenta", 9: "noventa"}
+_HUNDREDS = {1: "ciento", 2: "doscientos", 3: "trescientos", 4: "cuatrocientos", 5: "quinientos",
+             6: "seiscientos", 7: "setecientos", 8: "ochocientos", 9: "novecientos"}
+
+
+def number_words(n: int, feminine: bool = False) -> str:
+    """0..999 in words; `feminine` for "una hora", "veintiuna"."""
+    if not 0 <= n <= 999:
+        raise ValueError(n)
+    if n == 100:
+        return "cien"
+    if n >= 100:
+        rest = n % 100
+        head = _HUNDREDS[n // 100]
+        return head if rest == 0 else f"{head} {number_words(rest, feminine)}"
+    if n < 30:
+        word = _UNITS[n]
+    else:
+        word = _TENS[n // 10] + ("" if n % 10 == 0 else f" y {_UNITS[n % 10]}")
+    if feminine and word.endswith("uno"):
+        word = word[:-3] + "una"
+    return word
+
+
+# ---------------------------------------------------------------------------------------------
+# Text pieces: what espeak says and what Whisper should write, kept in step
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Piece:
+    said: str
+    written: str
+
+
+def same(text: str) -> Piece:
+    return Piece(text, text)
+
+
+def fill(frame: str, piece: Piece) -> Piece:
+    return Piece(frame.format(piece.said), frame.format(piece.written))
+
+
+@dataclass
+class Utterance:
+    said: str
+    written: str
+    labels: SlotLabels
+
+
+class Maker:
+    """Random choices for one corpus; `frame()` honours the phrasing split, `pick()` does not."""
+
+    def __init__(self, rng: random.Random, phrasing: str = "todo"):
+        self.rng = rng
+        self.phrasing = phrasing
+
+    def pick(self, options):
+        return self.rng.choice(options)
+
+    def frame(self, options):
+        # Every fourth phrasing is kept for evaluation, so a test corpus can use wordings that
+        # training never saw (the issue measured how much held-out phrasings hurt).
+        if self.phrasing != "todo" and len(options) >= 4:
+            held_out = self.phrasing == "evaluacion"
+            options = [o for i, o in enumerate(options) if (i % 4 == 3) == held_out]
+        return self.rng.choice(options)
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    # -- plates --------------------------------------------------------------------------------
+
+    def letter(self, ch: str) -> str:
+        names = LETTER_NAMES[ch]
+        return names[0] if self.chance(0.6) else self.pick(names)
+
+    def letters(self, group: str) -> str:
+        sep = ", " if self.chance(0.12) else " "
+        return sep.join(self.letter(c) for c in group)
+
+    def digits(self, group: str) -> str:
+        """Three digits spoken the ways people do: one by one, grouped, as one number, with "doble"."""
+        d = group
+        ways = ["single", "single"]
+        if d[0] != "0":
+            ways += ["whole", "two_one"]
+        if d[1] != "0":
+            ways += ["one_two", "one_two"]
+        if d[0] == d[1]:
+            ways.append("double_first")
+        if d[1] == d[2]:
+            ways.append("double_last")
+        way = self.pick(ways)
+        w = number_words
+        if way == "whole":
+            return w(int(d))
+        if way == "two_one":
+            return f"{w(int(d[:2]))} {w(int(d[2]))}"
+        if way == "one_two":
+            return f"{w(int(d[0]))} {w(int(d[1:]))}"
+        if way == "double_first":
+            return f"doble {w(int(d[0]))} {w(int(d[2]))}"
+        if way == "double_last":
+            return f"{w(int(d[0]))} doble {w(int(d[1]))}"
+        spoken = [w(int(c)) for c in d]
+        if "0" in d and self.chance(0.1):  # "uno o dos" = 102, as people read plates
+            spoken = ["o" if c == "0" else s for c, s in zip(d, spoken, strict=True)]
+        return " ".join(spoken)
+
+    def plate(self) -> tuple[Piece, str, str]:
+        """(spoken/written plate, normalised label, shape)."""
+        letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        rng = self.rng
+
+        def run(k: int) -> str:
+            return "".join(rng.choice(letters) for _ in range(k))
+
+        num = f"{rng.randrange(1000):03d}"
+        shape = self.pick(["AA999AA"] * 4 + ["AAA999"] * 3 + ["999AAA", "A999AAA", "A999AAA"])
+        if shape == "AA999AA":
+            head = (rng.choice("AAAB") + rng.choice("ABCDEFGH")) if self.chance(0.5) else run(2)
+            groups = [head, num, run(2)]
+        elif shape == "AAA999":
+            groups = [run(3), num]
+        elif shape == "999AAA":
+            groups = [num, run(3)]
+        else:
+            groups = [run(1), num, run(3)]
+        sep = self.pick([" ", " ", " ", ", "])
+        said = sep.join(self.digits(g) if g.isdigit() else self.letters(g) for g in groups)
+        return Piece(said, " ".join(groups)), "".join(groups), shape
+
+    # -- stays ---------------------------------------------------------------------------------
+
+    def hours_piece(self, n: int, diminutive: bool = False) -> Piece:
+        unit = "horita" if diminutive else "hora"
+        if n == 1:
+            return Piece(f"una {unit}", f"una {unit}")
+        return Piece(f"{number_words(n, feminine=True)} {unit}s", f"{n} {unit}s")
+
+    def minutes_piece(self, n: int) -> Piece:
+        unit = "minutitos" if self.chance(0.1) else "minutos"
+        return Piece(f"{number_words(n)} {unit}", f"{n} {unit}")
+
+    def duration(self) -> tuple[Piece, int, str]:
+        """(phrase, minutes, kind); kind "plain" fits after "en" ("vuelvo en dos horas")."""
+        rng, w = self.rng, number_words
+        kind = self.pick(["minutes", "hours", "hours", "hours", "half", "mixed", "mixed", "pair", "days",
+                          "fixed", "range", "range", "limit", "limit", "pico"])
+        if kind == "minutes":
+            n = self.pick([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 90])
+            return self.minutes_piece(n), n, "plain"
+        if kind == "hours":
+            n = self.pick([1, 1, 2, 2, 2, 3, 3, 4, 5, 6, 8, 10, 12])
+            return self.hours_piece(n, diminutive=self.chance(0.12)), 60 * n, "plain"
+        if kind == "half":
+            options = [
+                (same("media hora"), 30), (same("media horita"), 30), (same("un cuarto de hora"), 15),
+                (same("tres cuartos de hora"), 45), (same("hora y media"), 90), (same("una hora y media"), 90),
+                (same("una hora y cuarto"), 75), (same("un ratito, media hora"), 30),
+            ]
+            n = rng.randint(2, 5)
+            options.append((Piece(f"{w(n, True)} horas y media", f"{n} horas y media"), 60 * n + 30))
+            options.append((Piece(f"{w(n, True)} horas y cuarto", f"{n} horas y cuarto"), 60 * n + 15))
+            piece, minutes = self.pick(options)
+            return piece, minutes, "plain"
+        if kind == "mixed":  # bare minutes after hours: "una hora cuarenta" = 100
+            h = rng.randint(1, 3)
+            m = self.pick([10, 15, 20, 30, 40, 45, 50])
+            hp = self.hours_piece(h)
+            joiner = self.pick([" ", " y "])
+            unit = self.pick(["", "", " minutos"])
+            return Piece(f"{hp.said}{joiner}{w(m)}{unit}", f"{hp.written}{joiner}{m}{unit}"), 60 * h + m, "plain"
+        if kind == "pair":
+            piece, minutes = self.pick([(same("un par de horas"), 120), (same("un par de horitas"), 120),
+                                        (same("un par de días"), 2880)])
+            return piece, minutes, "plain"
+        if kind == "days":
+            n = rng.randint(1, 5)
+            options = [(same("una semana"), 10080), (Piece("veinticuatro horas", "24 horas"), 1440)]
+            day = same("un día") if n == 1 else Piece(f"{w(n)} días", f"{n} días")
+            options.append((day, 1440 * n))
+            piece, minutes = self.pick(options)
+            return piece, minutes, "plain"
+        if kind == "fixed":
+            piece, minutes = self.pick([(same("todo el día"), 720), (same("toda la noche"), 720),
+                                        (same("medio día"), 360)])
+            return piece, minutes, "fixed"
+        if kind == "pico":  # "y pico" is ignored
+            n = rng.randint(1, 4)
+            hp = self.hours_piece(n)
+            return fill("{} y pico", hp), 60 * n, "fixed"
+        if kind == "range":
+            a = rng.randint(1, 4)
+            b = a + self.pick([1, 1, 2])
+            options = [
+                (Piece(f"entre {w(a, True)} y {w(b, True)} horas", f"entre {a} y {b} horas"), 60 * b),
+                (Piece(f"{w(a, True)} o {w(b, True)} horas", f"{a} o {b} horas"), 60 * b),
+                (Piece(f"de {w(a, True)} a {w(b, True)} horas", f"de {a} a {b} horas"), 60 * b),
+                (same("entre media hora y una hora"), 60),
+                (Piece("una hora y media o dos", "una hora y media o 2"), 120),
+                (Piece("entre cuarenta minutos y una hora", "entre 40 minutos y una hora"), 60),
+                (Piece("entre veinte y treinta minutos", "entre 20 y 30 minutos"), 30),
+                (Piece("media hora o cuarenta y cinco minutos", "media hora o 45 minutos"), 45),
+            ]
+            piece, minutes = self.pick(options)
+            return piece, minutes, "range"
+        # limits take the number
+        n = rng.randint(2, 4)
+        m = self.pick([20, 30, 40, 45])
+        options = [
+            (same("menos de una hora"), 60),
+            (Piece(f"menos de {w(n, True)} horas", f"menos de {n} horas"), 60 * n),
+            (Piece(f"no más de {w(m)} minutos", f"no más de {m} minutos"), m),
+            (Piece(f"{w(n, True)} horas máximo", f"{n} horas máximo"), 60 * n),
+            (same("hora y media como mucho"), 90),
+            (Piece(f"como mucho {w(n, True)} horas", f"como mucho {n} horas"), 60 * n),
+            (Piece(f"máximo {w(m)} minutos", f"máximo {m} minutos"), m),
+            (Piece(f"a lo sumo {w(n, True)} horas", f"a lo sumo {n} horas"), 60 * n),
+        ]
+        piece, minutes = self.pick(options)
+        return piece, minutes, "range"
+
+    def clock(self, arrival: int) -> tuple[Piece, int]:
+        """A clock time with its article ("las seis", "la una") and the stay it gives from `arrival`."""
+        rng, w = self.rng, number_words
+        kind = self.pick(["ambiguous", "ambiguous", "ambiguous", "h24", "h24", "part", "noon"])
+        if kind == "noon":
+            piece, target = self.pick([(same("el mediodía"), 12 * 60), (same("la medianoche"), 0)])
+            return piece, _until(arrival, [target])
+        if kind == "h24":
+            h = rng.randint(13, 23)
+            m = self.pick([0, 0, 0, 15, 30, 30, 45])
+            if m == 0:
+                return Piece(f"las {w(h)}", f"las {h}"), _until(arrival, [h * 60])
+            return Piece(f"las {w(h)} {w(m)}", f"las {h}:{m:02d}"), _until(arrival, [h * 60 + m])
+        if kind == "part":
+            part, h = self.pick([("de la mañana", rng.randint(6, 11)), ("de la tarde", rng.randint(1, 8)),
+                                 ("de la noche", rng.randint(8, 12))])
+            h24 = h if part == "de la mañana" else (h + 12) % 24
+            art = "la" if h == 1 else "las"
+            return Piece(f"{art} {w(h, True)} {part}", f"{art} {h} {part}"), _until(arrival, [h24 * 60])
+        h = rng.randint(1, 12)
+        art = "la" if h == 1 else "las"
+        hw = "una" if h == 1 else w(h)
+        tail, delta = self.pick([("", 0), ("", 0), (" y media", 30), (" y cuarto", 15), (" menos cuarto", -15),
+                                 (" y diez", 10), (" y veinte", 20)])
+        written_tail = tail if tail in ("", " y media", " y cuarto", " menos cuarto") else f" y {delta}"
+        t = h * 60 + delta
+        return Piece(f"{art} {hw}{tail}", f"{art} {h}{written_tail}"), _until(arrival, [t % 1440, (t + 720) % 1440])
+
+    def stay(self) -> tuple[Piece, int | None, str | None]:
+        """(clause, minutes or None, arrival "HH:MM" or None)."""
+        r = self.rng.random()
+        if r < 0.08:
+            vague = self.pick(["un rato", "un ratito", "un rato largo", "unas horas", "unos días", "el fin de semana",
+                               "toda la tarde", "hasta la tarde", "hasta que cierren", "hasta mañana"])
+            frame = self.frame(["me quedo {}", "lo dejo {}", "voy a estar {}", "{}", "y, {}", "calculo que {}"])
+            return same(frame.format(vague)), None, None
+        if r < 0.30:
+            arrival = self.rng.randrange(7 * 12, 22 * 12) * 5
+            for _ in range(20):
+                piece, minutes = self.clock(arrival)
+                if 15 <= minutes <= 14 * 60:
+                    break
+            if self.chance(0.08):  # "hasta mañana a las nueve": an evening arrival, a morning pick-up
+                arrival = self.rng.randrange(18 * 12, 23 * 12) * 5
+                h = self.rng.randint(7, 10)
+                piece = Piece(f"mañana a las {number_words(h)}", f"mañana a las {h}")
+                minutes = 1440 - arrival + h * 60
+                frame = self.frame(["hasta {}", "lo dejo hasta {}", "lo retiro {}", "lo vengo a buscar {}",
+                                    "paso {}", "vuelvo {}"])
+            else:
+                until = piece.said.startswith(("el ", "la medianoche"))
+                frame = self.frame(
+                    ["hasta {}", "lo dejo hasta {}", "me quedo hasta {}", "hasta {} más o menos", "calculo que hasta {}",
+                     "lo necesito hasta {}", "voy a estar hasta {}", "hasta {}, más o menos"]
+                    if until else
+                    ["hasta {}", "vuelvo a {}", "paso a buscarlo a {}", "lo dejo hasta {}", "salgo a {}",
+                     "me voy a {}", "lo retiro a {}", "hasta {} nomás", "lo vengo a buscar a {}", "me quedo hasta {}",
+                     "a {} lo paso a buscar", "calculo que hasta {}", "lo saco a {}", "vengo a {}",
+                     "hasta {} más o menos", "a eso de {} vuelvo", "tipo {} lo vengo a buscar"]
+                )
+            return fill(frame, piece), minutes, f"{arrival // 60:02d}:{arrival % 60:02d}"
+        piece, minutes, kind = self.duration()
+        frames = ["lo dejo {}", "me quedo {}", "voy a estar {}", "{}", "por {}", "son {}", "lo necesito por {}",
+                  "va a ser {}", "calculo que {}", "creo que {}", "tengo para {}", "lo dejo por {}",
+                  "lo voy a dejar {}", "serían {}", "estimo {}", "vengo por {}", "y, {}", "voy a tardar {}",
+                  "la idea es dejarlo {}", "pienso quedarme {}", "me voy a quedar {}", "necesito {}"]
+        if kind != "range":  # "aproximadamente a lo sumo dos horas" is not said
+            frames += ["{} más o menos", "más o menos {}", "{} nomás", "lo dejo {}, más o menos",
+                       "aproximadamente {}", "ponele {}", "{}, calculo", "{}, no creo que más"]
+        if kind == "plain":
+            frames += ["vuelvo en {}", "en {} lo retiro", "en {} vuelvo", "en {} paso a buscarlo",
+                       "lo retiro en {}", "lo vengo a buscar en {}", "en {} estoy de vuelta", "vuelvo en {} más o menos"]
+        return fill(self.frame(frames), piece), minutes, None
+
+    # -- covered -------------------------------------------------------------------------------
+
+    def covered(self) -> tuple[Piece, bool | None]:
+        value = self.pick([True, True, False, False, None])
+        if value is True:
+            options = ["techado", "lo quiero techado", "prefiero techado", "bajo techo", "bajo techo, por favor",
+                       "si hay techado, mejor", "techado si se puede", "techado si hay", "techado si tenés",
+                       "prefiero techado si hay lugar", "cubierto", "en cochera cubierta", "adentro",
+                       "adentro, por favor", "en el subsuelo", "no quiero dejarlo afuera", "nada de aire libre",
+                       "al aire libre no, adentro", "que sea techado", "lo quiero bajo techo por la lluvia",
+                       "mejor cubierto, que está por llover", "lo necesito bajo techo", "techado, si puede ser",
+                       "en lo posible techado", "quiero cochera cubierta", "lo dejo en el subsuelo",
+                       "bajo techo, que el sol lo mata", "prefiero que esté adentro"]
+        elif value is False:
+            options = ["al aire libre", "al aire libre está bien", "afuera", "afuera está bien", "descubierto",
+                       "sin techo", "no hace falta techado", "no necesito techo", "techado no",
+                       "bajo techo no, al descubierto", "puede ser al aire libre", "no, techado no hace falta",
+                       "lo dejo afuera nomás", "no necesito que sea cubierto", "descubierto está bien",
+                       "afuera, no hace falta techo", "al aire libre, es más barato, ¿no?", "sin techo, no pasa nada",
+                       "no hace falta que sea techado", "en el descubierto", "afuera mismo",
+                       "techado no, al aire libre"]
+        else:
+            options = ["me da igual", "me da lo mismo", "lo que sea", "donde sea", "cualquiera",
+                       "donde haya lugar", "no tengo preferencia", "no me importa si es techado o no", "indistinto",
+                       "techado o no, me da igual", "donde me digas", "techado o al aire libre, lo mismo",
+                       "cualquier lugar está bien", "donde haya lugar nomás"]
+        return same(self.frame(options)), value
+
+    # -- whole answers -------------------------------------------------------------------------
+
+    def plate_clause(self) -> tuple[Piece, str]:
+        piece, label, shape = self.plate()
+        frames = ["la patente es {}", "es {}", "{}", "patente {}", "mi patente es {}", "la patente del auto es {}",
+                  "te paso la patente, {}", "anotá, {}", "la chapa es {}", "tengo la {}", "es la {}",
+                  "el dominio es {}", "{}, esa es la patente", "la patente, {}", "sí, es {}", "dale, es {}",
+                  "sería {}", "te la deletreo, {}", "a ver, {}", "escribí {}", "la tengo acá, {}", "fijate, {}",
+                  "{}, esa es", "la patente sería {}", "patente, {}", "es {}, la patente", "el auto es {}",
+                  "anotá la patente, {}"]
+        if shape in ("999AAA", "A999AAA"):
+            frames += ["es una moto, patente {}", "la moto es {}", "la patente de la moto es {}",
+                       "es una moto, {}"]
+        else:
+            frames += ["es un auto, patente {}", "la del auto es {}"]
+        return fill(self.frame(frames), piece), label
+
+    def answer(self) -> Utterance:
+        slots = self.pick([("plate",), ("stay",), ("covered",), ("plate", "stay"), ("plate", "covered"),
+                           ("stay", "covered"), ("plate", "stay", "covered"), ("plate", "stay", "covered")])
+        slots = list(slots)
+        if self.chance(0.6):
+            self.rng.shuffle(slots)
+        plate = minutes = covered = arrival = None
+        clauses: list[Piece] = []
+        for slot in slots:
+            if slot == "plate":
+                piece, plate = self.plate_clause()
+            elif slot == "stay":
+                piece, minutes, arrival = self.stay()
+            else:
+                piece, covered = self.covered()
+            clauses.append(piece)
+        said = written = ""
+        opener = self.frame(["", "", "", "", "eh, ", "este, ", "bueno, ", "mirá, ", "a ver, ", "hola, ", "buenas, ",
+                             "buen día, ", "sí, ", "dale, ", "eh, bueno, ", "hola, qué tal, ", "buenas tardes, ",
+                             "ok, ", "bueno, eh, ", "sí, claro, "])
+        said, written = opener, opener
+        for i, clause in enumerate(clauses):
+            if i > 0:
+                joiner = self.frame([", ", ", ", " y ", ", y ", ". ", ", eh, ", ", este, ", " y después ",
+                                     ", y eh, ", ", ah, y ", ". Ah, ", ", además "])
+                said += joiner
+                written += joiner
+            said += clause.said
+            written += clause.written
+        closers = ["", "", "", "", "", ", gracias", ", nada más", ", dale", ", por favor", ". Gracias",
+                    ", eso", ", listo", ", nada más, gracias", ", ¿puede ser?"]
+        closer = self.frame(closers)
+        if closer and said.endswith(closer.lstrip(",. ")):  # no "por favor, por favor"
+            closer = ""
+        said += closer
+        written += closer
+        return Utterance(_sentence(said), _sentence(written), SlotLabels(plate, minutes, covered, arrival))
+
+
+def _until(arrival: int, targets: list[int]) -> int:
+    """Minutes from arrival to the next occurrence of any target; a time at or before arrival is tomorrow."""
+    return min((t - arrival) % 1440 or 1440 for t in targets)
+
+
+def _sentence(text: str) -> str:
+    """Capitalise sentence starts and end with a period, as Whisper writes."""
+    text = text.strip()
+    out, start = [], True
+    for ch in text:
+        if start and ch.isalpha():
+            ch, start = ch.upper(), False
+        elif ch.isalnum():
+            start = False
+        out.append(ch)
+        if ch in ".?!":
+            start = True
+    text = "".join(out)
+    return text if text[-1] in ".?!" else text + "."
+
+
+def load_general_sentences(path: Path = GENERAL_FILE) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+
+
+def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: str = "todo",
+                    general: list[str] | None = None) -> list[Utterance]:
+    """The texts and labels of a corpus; they depend on seed only, never on the voices chosen."""
+    rng = random.Random(seed)
+    maker = Maker(rng, phrasing)
+    general = load_general_sentences() if general is None else general
+    out = []
+    for _ in range(n):
+        if general and rng.random() < general_fraction:
+            text = maker.frame(general)
+            out.append(Utterance(text, text, SlotLabels(None, None, None, None)))
+        else:
+            out.append(maker.answer())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Voices and audio
+# ---------------------------------------------------------------------------------------------
+
+def espeak_variants() -> dict[str, str]:
+    """Variant name -> 'F'/'M', as this espeak-ng install lists them."""
+    out = subprocess.run([ESPEAK, "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    variants = {}
+    for line in out.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5 and fields[-1].startswith("!v/"):
+            variants[fields[-1][3:]] = "F" if fields[2].endswith("/F") else "M"
+    return variants
+
+
+def voice_tag(voice: str) -> str:
+    """`es-419+f3` -> `es419-f3`: no underscores, since ids split on them."""
+    base, _, variant = voice.partition("+")
+    tag = base.replace("-", "")
+    return f"{tag}-{variant.lower()}" if variant else tag
+
+
+def parse_voices(spec: str | None, variants: dict[str, str]) -> list[tuple[str, str]]:
+    """Comma-separated voices or aliases -> [(voice, gender)], in order, without repeats."""
+    names: list[str] = []
+    for item in (spec or "todas").split(","):
+        item = item.strip()
+        if item:
+            names.extend(VOICE_ALIASES.get(item.lower(), (item,)))
+    if not names:
+        raise UsageError("--voices está vacío. Ejemplo: --voices es-419+f3,es+m2")
+    voices, bad = [], []
+    for name in dict.fromkeys(names):
+        base, _, variant = name.partition("+")
+        if base not in BASE_VOICES or (variant and variant not in variants):
+            bad.append(name)
+            continue
+        voices.append((name, variants.get(variant, "M")))  # the plain es/es-419 voices are male
+    if bad:
+        raise UsageError(
+            f"voz desconocida: {', '.join(bad)}. Una voz es {' o '.join(BASE_VOICES)}, con una variante "
+            f"opcional de espeak-ng (por ejemplo es-419+f3, es+m2; ver `espeak-ng --voices=variant`), "
+            f"o uno de los grupos {', '.join(VOICE_ALIASES)}."
+        )
+    return voices
+
+
+def utterance_id(gender: str, voice: str, index: int, width: int) -> str:
+    return f"sn{gender.lower()}_{voice_tag(voice)}_{index:0{width}d}"
+
+
+def synthesize(text: str, voice: str, speed: int, pitch: int, gap: int, gain: float):
+    """espeak-ng -> 16 kHz mono float32, peak-normalised to `gain`."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    cmd = [ESPEAK, "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(gap), "--stdout"]
+    proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, check=False)
+    if proc.returncode != 0 or len(proc.stdout) <= 44:
+        raise RuntimeError(f"espeak-ng falló con la voz {voice}: {proc.stderr.decode(errors='replace').strip()}")
+    audio, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    audio = soxr.resample(audio, rate, SAMPLE_RATE)
+    peak = float(np.max(np.abs(audio))) or 1.0
+    return (audio * (gain / peak)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Job:
+    utt_id: str
+    text: str
+    voice: str
+    speed: int
+    pitch: int
+    gap: int
+    gain: float
+
+
+def render(job: Job, out_dir: Path) -> None:
+    import soundfile as sf
+
+    audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
+    sf.write(audio_path(out_dir, job.utt_id), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+
+
+def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) -> list[Job]:
+    """Voice and prosody per utterance: voices dealt evenly, from a stream separate from the texts."""
+    rng = random.Random(f"voces-{seed}")
+    width = max(5, len(str(len(utterances) - 1)))
+    order: list[tuple[str, str]] = []
+    jobs = []
+    for i, utt in enumerate(utterances):
+        if not order:
+            order = list(voices)
+            rng.shuffle(order)
+        voice, gender = order.pop()
+        jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice, speed=rng.randint(120, 185),
+                        pitch=rng.randint(25, 75), gap=rng.choice((0, 0, 0, 1, 2, 3)),
+                        gain=round(rng.uniform(0.35, 0.9), 3)))
+    return jobs
+
+
+def clean_out_dir(out_dir: Path) -> None:
+    """Remove what an earlier run wrote here (and a stale split), nothing else."""
+    audios = out_dir / AUDIO_DIR
+    if audios.is_dir():
+        for wav in audios.glob("*.wav"):
+            wav.unlink()
+    for name in (TRANSCRIPTS, SLOTS, SPLIT):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], general_fraction: float = 0.2,
+             phrasing: str = "todo", workers: int | None = None, progress: bool = True) -> list[Job]:
+    from tqdm import tqdm
+
+    utterances = make_utterances(n, seed, general_fraction, phrasing)
+    jobs = plan(utterances, voices, seed)
+    clean_out_dir(out_dir)
+    (out_dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+    workers = workers or max(2, os.cpu_count() or 2)
+    # Threads suffice: the work happens in espeak-ng processes and in soxr/libsndfile, which release the GIL.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda job: render(job, out_dir), jobs)
+        for _ in tqdm(results, total=len(jobs), desc="sintetizando", unit="audio", disable=not progress):
+            pass
+    write_transcripts(out_dir, [(job.utt_id, utt.written) for job, utt in zip(jobs, utterances, strict=True)])
+    write_slots(out_dir, {job.utt_id: utt.labels for job, utt in zip(jobs, utterances, strict=True)})
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+class _SpanishHelp(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix="uso: ")
+
+
+class _SpanishParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _SpanishParser(
+        prog="sintetico.py",
+        formatter_class=_SpanishHelp,
+        add_help=False,
+        description="Genera respuestas sintéticas de estacionamiento (patente, estadía, techado) habladas por "
+                    "espeak-ng con varias voces en español, como un data dir: audios/*.wav, transcripciones.tsv "
+                    "y slots.tsv.",
+        epilog="Ejemplo:\n  python sintetico.py --out data/sintetico --n 200 --seed 0 --voices entrenamiento\n\n"
+               f"Voces de entrenamiento: {','.join(TRAIN_VOICES)}\nVoces de evaluación: {','.join(HELDOUT_VOICES)}",
+    )
+    parser._optionals.title = "opciones"
+    parser.add_argument("-h", "--help", action="help", help="muestra esta ayuda y sale")
+    parser.add_argument("--out", required=True, type=Path, help="carpeta de salida (data dir); se sobrescribe")
+    parser.add_argument("--n", type=int, default=200, help="cantidad de audios (por defecto 200)")
+    parser.add_argument("--seed", type=int, default=0, help="semilla: la misma semilla da los mismos archivos")
+    parser.add_argument("--voices", default="todas",
+                        help="voces separadas por comas (es-419+f3,es+m2,...) o un grupo: entrenamiento, "
+                             "evaluacion, todas (por defecto)")
+    parser.add_argument("--general-fraction", type=float, default=0.2,
+                        help="fracción de frases generales, sin datos del estacionamiento (por defecto 0.2)")
+    parser.add_argument("--fraseo", choices=PHRASINGS, default="todo",
+                        help="qué formulaciones usar: todo (por defecto), entrenamiento, o evaluacion "
+                             "(formulaciones reservadas, para un corpus de prueba con frases nuevas)")
+    parser.add_argument("--procesos", type=int, default=None, help="procesos de espeak-ng en paralelo "
+                                                                     "(por defecto, uno por núcleo)")
+    parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("--n debe ser al menos 1")
+    if not 0.0 <= args.general_fraction <= 1.0:
+        parser.error("--general-fraction debe estar entre 0 y 1")
+    if shutil.which(ESPEAK) is None:
+        print(f"error: no encuentro espeak-ng, que hace falta para sintetizar las voces.\n"
+              f"Instalalo con:\n  {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    try:
+        voices = parse_voices(args.voices, espeak_variants())
+    except UsageError as e:
+        parser.error(str(e))
+    if not GENERAL_FILE.exists() and args.general_fraction > 0:
+        print(f"error: falta {GENERAL_FILE.name} junto a sintetico.py (o usá --general-fraction 0)", file=sys.stderr)
+        return 1
+    try:
+        jobs = generate(args.out, args.n, args.seed, voices, args.general_fraction, args.fraseo,
+                        workers=args.procesos, progress=not args.sin_progreso)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    speakers = len({job.voice for job in jobs})
+    print(f"Listo: {len(jobs)} audios de {speakers} voces en {args.out}/ ({TRANSCRIPTS}, {SLOTS}, {AUDIO_DIR}/).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
