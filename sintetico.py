@@ -159,8 +159,8 @@ class Maker:
             spoken = ["o" if c == "0" else s for c, s in zip(d, spoken, strict=True)]
         return " ".join(spoken)
 
-    def plate(self) -> tuple[Piece, str, str]:
-        """(spoken/written plate, normalised label, shape)."""
+    def plate_groups(self, shape: str | None = None) -> list[str]:
+        """A random plate of any valid shape (or the given one), as its letter and digit blocks."""
         letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
         rng = self.rng
 
@@ -168,7 +168,7 @@ class Maker:
             return "".join(rng.choice(letters) for _ in range(k))
 
         num = f"{rng.randrange(1000):03d}"
-        shape = self.pick(["AA999AA"] * 4 + ["AAA999"] * 3 + ["999AAA", "A999AAA", "A999AAA"])
+        shape = shape or self.pick(["AA999AA"] * 4 + ["AAA999"] * 3 + ["999AAA", "A999AAA", "A999AAA"])
         if shape == "AA999AA":
             head = (rng.choice("AAAB") + rng.choice("ABCDEFGH")) if self.chance(0.5) else run(2)
             groups = [head, num, run(2)]
@@ -178,9 +178,12 @@ class Maker:
             groups = [num, run(3)]
         else:
             groups = [run(1), num, run(3)]
+        return groups
+
+    def spell(self, groups: list[str]) -> Piece:
         sep = self.pick([" ", " ", " ", ", "])
         said = sep.join(self.digits(g) if g.isdigit() else self.letters(g) for g in groups)
-        return Piece(said, " ".join(groups)), "".join(groups), shape
+        return Piece(said, " ".join(groups))
 
     # -- stays ---------------------------------------------------------------------------------
 
@@ -309,7 +312,21 @@ class Maker:
                                "toda la tarde", "hasta la tarde", "hasta que cierren", "hasta mañana"])
             frame = self.frame(["me quedo {}", "lo dejo {}", "voy a estar {}", "{}", "y, {}", "calculo que {}"])
             return same(frame.format(vague)), None, None
-        if r < 0.30:
+        if r < 0.14:  # a correction: the last value wins
+            a = self.rng.randint(1, 4)
+            b = a + self.pick([-1, 1, 1, 2]) if a > 1 else a + 1
+            first = self.hours_piece(a)
+            said_b, written_b = number_words(b, feminine=True), str(b)
+            if b == 1:
+                said_b = written_b = "una"
+            frame = self.frame(["{}, no, mejor {}", "{}, no, {} horas", "{}... no, mejor {} horas", "{}, eh, no, {}",
+                                "{}, no, pensándolo bien, {} horas"])
+            piece = Piece(frame.format(first.said, said_b), frame.format(first.written, written_b))
+            if b == 1:
+                piece = Piece(piece.said.replace("una horas", "una hora"), piece.written.replace("una horas", "una hora"))
+            lead = self.frame(["lo dejo {}", "me quedo {}", "{}", "voy a estar {}"])
+            return fill(lead, piece), 60 * b, None
+        if r < 0.34:
             arrival = self.rng.randrange(7 * 12, 22 * 12) * 5
             for _ in range(20):
                 piece, minutes = self.clock(arrival)
@@ -373,12 +390,38 @@ class Maker:
                        "donde haya lugar", "no tengo preferencia", "no me importa si es techado o no", "indistinto",
                        "techado o no, me da igual", "donde me digas", "techado o al aire libre, lo mismo",
                        "cualquier lugar está bien", "donde haya lugar nomás"]
+        if self.chance(0.1):  # a correction: the last preference wins
+            pairs = [("me da igual, bueno, techado si hay", True), ("me da lo mismo, no, mejor techado", True),
+                     ("techado, no, mejor afuera, es más barato", False),
+                     ("al aire libre, no, pensándolo bien, bajo techo", True),
+                     ("afuera, bueno, no, mejor adentro", True), ("techado, no, dejá, afuera está bien", False),
+                     ("lo que sea, bueno, si hay cubierto, mejor", True), ("bajo techo, no, afuera nomás", False)]
+            text, value = self.frame(pairs)
+            return same(text), value
         return same(self.frame(options)), value
 
     # -- whole answers -------------------------------------------------------------------------
 
     def plate_clause(self) -> tuple[Piece, str]:
-        piece, label, shape = self.plate()
+        groups = self.plate_groups()
+        shape = "".join("9" * len(g) if g.isdigit() else "A" * len(g) for g in groups)
+        piece = self.spell(groups)
+        r = self.rng.random()
+        if r < 0.07:  # a correction: the last plate said wins, so it is the label
+            wrong = list(groups)
+            block = self.rng.randrange(len(groups))
+            while wrong == groups:
+                wrong[block] = self.plate_groups(shape)[block]
+            frame = self.frame(["{}, no, perdón, {}", "{}, no, me equivoqué, es {}", "{}, no, pará, {}",
+                                "{}, no, esa es la del otro auto, la mía es {}", "{}, eh, no, {}",
+                                "{}, perdón, me confundí, {}"])
+            first = self.spell(wrong)
+            piece = Piece(frame.format(first.said, piece.said), frame.format(first.written, piece.written))
+        elif r < 0.13:  # read back twice, maybe with other letter names
+            frame = self.frame(["{}, repito, {}", "{}, o sea, {}", "{}, te repito, {}", "{}... {}"])
+            again = self.spell(groups)
+            piece = Piece(frame.format(piece.said, again.said), frame.format(piece.written, again.written))
+        label = "".join(groups)
         frames = ["la patente es {}", "es {}", "{}", "patente {}", "mi patente es {}", "la patente del auto es {}",
                   "te paso la patente, {}", "anotá, {}", "la chapa es {}", "tengo la {}", "es la {}",
                   "el dominio es {}", "{}, esa es la patente", "la patente, {}", "sí, es {}", "dale, es {}",
@@ -391,6 +434,20 @@ class Maker:
         else:
             frames += ["es un auto, patente {}", "la del auto es {}"]
         return fill(self.frame(frames), piece), label
+
+    def extra(self) -> tuple[Piece, bool]:
+        """A clause with no slot in it (car, questions, "aguantame 2 minutos"); True when it is a question."""
+        statements = [same("es un Gol blanco"), same("es una camioneta gris"), same("es un Corsa rojo"),
+                      same("es un auto chico"), same("vengo por trabajo"), same("es la primera vez que vengo"),
+                      Piece("aguantame dos minutos que la busco", "aguantame 2 minutos que la busco"),
+                      same("tengo el ticket de descuento"), same("ando un poco apurado"),
+                      same("vengo al médico acá a la vuelta"), same("es un Fiat Cronos"), same("es un Clio negro")]
+        questions = [same("¿cuánto sale la hora?"), same("¿aceptan tarjeta?"), same("¿me das el ticket?"),
+                     same("¿dónde dejo las llaves?"), same("¿hasta qué hora están abiertos?"),
+                     same("¿tengo que dejar la llave?"), same("¿se puede pagar con transferencia?")]
+        if self.chance(0.5):
+            return self.frame(questions), True
+        return self.frame(statements), False
 
     def answer(self) -> Utterance:
         slots = self.pick([("plate",), ("stay",), ("covered",), ("plate", "stay"), ("plate", "covered"),
@@ -408,13 +465,22 @@ class Maker:
             else:
                 piece, covered = self.covered()
             clauses.append(piece)
-        said = written = ""
+        question = False
+        if self.chance(0.12):
+            piece, question = self.extra()
+            if question:
+                clauses.append(piece)
+            else:
+                clauses.insert(self.rng.randrange(len(clauses) + 1), piece)
         opener = self.frame(["", "", "", "", "eh, ", "este, ", "bueno, ", "mirá, ", "a ver, ", "hola, ", "buenas, ",
                              "buen día, ", "sí, ", "dale, ", "eh, bueno, ", "hola, qué tal, ", "buenas tardes, ",
                              "ok, ", "bueno, eh, ", "sí, claro, "])
         said, written = opener, opener
         for i, clause in enumerate(clauses):
-            if i > 0:
+            if i > 0 and clause.said.startswith("¿"):
+                said += ". "
+                written += ". "
+            elif i > 0:
                 joiner = self.frame([", ", ", ", " y ", ", y ", ". ", ", eh, ", ", este, ", " y después ",
                                      ", y eh, ", ", ah, y ", ". Ah, ", ", además "])
                 said += joiner
@@ -423,7 +489,7 @@ class Maker:
             written += clause.written
         closers = ["", "", "", "", "", ", gracias", ", nada más", ", dale", ", por favor", ". Gracias",
                     ", eso", ", listo", ", nada más, gracias", ", ¿puede ser?"]
-        closer = self.frame(closers)
+        closer = "" if question else self.frame(closers)
         if closer and said.endswith(closer.lstrip(",. ")):  # no "por favor, por favor"
             closer = ""
         said += closer

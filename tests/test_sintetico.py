@@ -131,7 +131,7 @@ def test_labels_round_trip_for_every_plate_shape():
         if label is None:
             assert not found, utt.written
             continue
-        assert [p.replace(" ", "") for p in found] == [label], utt.written
+        assert found and found[-1].replace(" ", "") == label, utt.written  # a correction: the last one wins
         shapes_seen |= {shape for shape, rx in SHAPES.items() if re.fullmatch(rx, label)}
         assert "Ñ" not in label
     assert shapes_seen == set(SHAPES)
