@@ -209,7 +209,12 @@ _WORDS = re.compile(r"\d+(?:[:,]\d+)?%?|[^\W\d_]+|[^\w\s]")
 
 
 def classify_difference(ours: str, theirs: str) -> list[tuple[str, str]]:
-    """(category, who is right) for each differing stretch of our line vs. a hand-edited one."""
+    """(category, who is right) for each differing stretch of our line vs. a hand-edited one.
+
+    Who is right: "nuestro" (the hand-edited line has an error or breaks the project's rule),
+    "referencia" (we missed something), "convención" (both readable; ours is the project's one form),
+    "revisar" (not classified).
+    """
     a, b = _WORDS.findall(ours), _WORDS.findall(theirs)
     found = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
@@ -218,17 +223,19 @@ def classify_difference(ours: str, theirs: str) -> list[tuple[str, str]]:
         x, y = a[i1:i2], b[j1:j2]
         xs, ys = " ".join(x).lower(), " ".join(y).lower()
         if any(":" in t for t in x) or re.search(r"\b(y|menos) (media|cuarto|\d+)\b", ys):
-            found.append(("hora H:MM (convención del proyecto)", "nuestro"))
+            found.append(("hora H:MM", "convención"))
         elif "%" in xs and "ciento" in ys:
-            found.append(("porcentaje N% (convención del proyecto)", "nuestro"))
+            found.append(("porcentaje N%", "convención"))
         elif xs == "uno" and ys == "1":
-            found.append(("«uno» pronombre pasado a 1 por la referencia", "nuestro"))
+            found.append(("«uno» pronombre que la referencia pasó a 1", "nuestro"))
         elif xs == "1" and ys in ("un", "una"):
-            found.append(("«un/una» cantidad (1 hora, 1 kilo)", "nuestro"))
+            found.append(("«un/una» cantidad que la referencia dejó en palabras (1 hora, 1 kilo)", "nuestro"))
         elif x and all(t.isdigit() for t in x) and y and all(t.isalpha() for t in y) and numeros.to_digits(" ".join(y)) == " ".join(x):
             found.append(("número que la referencia dejó en palabras", "nuestro"))
+        elif x and all(t.isalpha() for t in x) and y and all(t[0].isdigit() for t in y):
+            found.append(("número que nosotros dejamos en palabras", "referencia"))
         elif x and y and all(t[0].isdigit() for t in x) and any(t[0].isdigit() for t in y):
-            found.append(("dígitos distintos (error de la referencia)", "nuestro"))
+            found.append(("dígitos distintos (error de tipeo de la referencia)", "nuestro"))
         elif not y or all(not t.isdigit() for t in x + y):
             found.append(("la referencia cambió texto que no es un número (palabras, puntuación)", "nuestro"))
         else:

@@ -168,7 +168,7 @@ def test_report_on_screen_and_reference(prepared):
         assert phrase in out, phrase
     ref = report["referencia_numeros"]
     assert ref["lineas"] > 0 and 0.5 < ref["acuerdo"] <= 1.0
-    assert all(c["correcto"] in ("nuestro", "referencia", "revisar") for c in ref["categorias"].values())
+    assert all(c["correcto"] in ("nuestro", "referencia", "convención", "revisar") for c in ref["categorias"].values())
 
 
 def test_rerun_is_idempotent_and_fast(prepared):
@@ -229,7 +229,7 @@ def test_reference_comparison_on_real_transcripts():
     ref = preparar_datos.compare_reference(SHARED, converted)
     assert ref["lineas"] == 5919
     assert ref["acuerdo"] > 0.97
-    assert "otro" not in ref["categorias"], ref["categorias"].get("otro")
+    assert all(c["correcto"] in ("nuestro", "convención") for c in ref["categorias"].values()), ref["categorias"]
 
 
 def test_no_work_on_import():
