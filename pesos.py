@@ -77,7 +77,7 @@ def read_ct2_model_bin(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, st
         for _ in range(take("I")):
             alias = take_string()
             aliases[alias] = take_string()
-    except struct.error:
+    except (struct.error, ValueError):  # ValueError: np.frombuffer past the end
         raise WeightsError("model.bin está truncado o dañado: volvé a descargarlo o a exportarlo.") from None
     if offset != len(data):
         raise WeightsError(f"model.bin tiene {len(data) - offset} bytes de más al final: está dañado.")
@@ -97,7 +97,8 @@ def write_ct2_model_bin(variables: dict[str, np.ndarray], aliases: dict[str, str
     out.extend(struct.pack("I", revision))
     out.extend(struct.pack("I", len(variables)))
     for name in sorted(variables):
-        array = np.ascontiguousarray(variables[name])
+        array = np.asarray(variables[name])
+        array = array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray makes 0-d 1-d
         put_string(name)
         out.extend(struct.pack("B", array.ndim) + b"".join(struct.pack("I", d) for d in array.shape))
         out.extend(struct.pack("B", _CT2_DTYPE_IDS[array.dtype]) + struct.pack("I", array.nbytes))

@@ -1,0 +1,48 @@
+# One command each, on a fresh machine: `make demo` (the main job, offline) and `make test`.
+# Both do the set-up first when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.instalado
+TORCH_VERSION ?= 2.13.0
+SYSTEM_PACKAGES := espeak-ng sox
+
+.PHONY: setup system test lint demo clean help
+
+help:
+	@echo "make setup  - crea .venv e instala todo (torch, whisper, lightning, espeak-ng...)"
+	@echo "make test   - corre los tests (hace el setup si falta)"
+	@echo "make demo   - trabajo principal offline: voz sintética + Whisper base incluido"
+	@echo "make lint   - ruff"
+
+setup: $(STAMP) system
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@# torch first and pinned: here it is the CPU build on local disk; on a CUDA box, the normal wheel.
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+# espeak-ng speaks the synthetic corpus; sox is for measuring and converting audio by hand.
+system:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	else echo "Faltan programas del sistema:$$missing. Instalalos con:"; \
+	     echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	echo "Instalando$$missing con apt-get..."; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq$$missing >/dev/null
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+demo: setup
+	$(PY) demo.py
+
+clean:
+	rm -rf $(VENV) artifacts tensor_logs data/sintetico* .pytest_cache

@@ -1,0 +1,338 @@
+"""What training and evaluation share: Config, audio loading, the dataset, the collator, the model module.
+
+Data flow (shapes where tensors cross functions):
+  wav --load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 3000)
+  text --tokenize--> dec_input (T,) = SOT sequence + text tokens; labels (T,) = dec_input[1:] + EOT
+  batch: mel (B, n_mels, 3000), dec_input (B, T) padded with EOT, labels (B, T) padded with -100
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytorch_lightning as pl
+import soundfile as sf
+import soxr
+import torch
+import torch.nn.functional as F
+import whisper
+from torch.utils.data import Dataset
+from whisper.audio import CHUNK_LENGTH, N_SAMPLES, SAMPLE_RATE
+from whisper.normalizers import BasicTextNormalizer
+
+import datos
+import numeros
+import pesos
+
+FREEZE_POLICIES = ("encoder", "conv", "none")
+
+
+@dataclass
+class Config:
+    """Every hyper-parameter, path and policy of a run; saved with every checkpoint."""
+
+    # Names of the original design.
+    learning_rate: float = 1e-5  # 5e-4 (the original) diverges and erases what base knew; see README
+    weight_decay: float = 0.01
+    adam_epsilon: float = 1e-8
+    warmup_steps: int = -1  # -1: a tenth of the total optimizer steps
+    batch_size: int = 8
+    num_worker: int = 2
+    num_train_epochs: int = 10
+    gradient_accumulation_steps: int = 1
+    sample_rate: int = SAMPLE_RATE
+    # Added.
+    model_name: str = "base"
+    data_dir: str = "data"
+    artifacts_dir: str = "artifacts"
+    log_dir: str = "tensor_logs"
+    max_steps: int = -1  # -1: no limit, num_train_epochs decides
+    seed: int = 1234
+    language: str = "es"
+    freeze: str = "encoder"  # encoder: whole encoder + token embedding; conv: conv front end + embedding
+    precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
+    gradient_clip_val: float = 1.0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    val_decode_max: int = 200  # utterances decoded for WER/CER at each validation (decoding is slow)
+    accelerator: str = "auto"
+    devices: str = "1"
+    strategy: str = "auto"
+    log_every_n_steps: int = 5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- audio and text ----------------------------------------------------------------------------
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Any file soundfile reads, any rate and channel count -> (samples,) mono float32 at sample_rate."""
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise datos.DataDirError(f"{path}: no se pudo leer el audio ({e}). ¿Es un wav/flac válido?") from None
+    audio = audio.mean(axis=1)
+    if rate != sample_rate:
+        audio = soxr.resample(audio, rate, sample_rate).astype(np.float32)
+    return audio
+
+
+def log_mel(audio: np.ndarray, n_mels: int) -> torch.Tensor:
+    """(samples,) -> (n_mels, 3000): padded or trimmed to Whisper's 30 s window."""
+    return whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio), N_SAMPLES), n_mels)
+
+
+_normalizer = BasicTextNormalizer(remove_diacritics=True)
+
+
+def normalize_text(text: str) -> str:
+    """Text as WER sees it: numbers as digits ("doce" == "12"), no case, punctuation or accents."""
+    return _normalizer(numeros.to_digits(text)).strip()
+
+
+def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
+    """Corpus WER and CER (after normalize_text) plus raw WER (texts as they are)."""
+    pairs = [(normalize_text(r), normalize_text(h), r, h) for r, h in zip(references, hypotheses, strict=True)]
+    pairs = [p for p in pairs if p[0]]  # jiwer cannot score an empty reference
+    if not pairs:
+        return {"wer": float("nan"), "cer": float("nan"), "raw_wer": float("nan")}
+    refs, hyps, raw_refs, raw_hyps = (list(x) for x in zip(*pairs, strict=True))
+    return {
+        "wer": jiwer.wer(refs, hyps),
+        "cer": jiwer.cer(refs, hyps),
+        "raw_wer": jiwer.wer([r.strip() or "-" for r in raw_refs], [h.strip() for h in raw_hyps]),
+    }
+
+
+def get_tokenizer(model: whisper.model.Whisper, language: str):
+    return whisper.tokenizer.get_tokenizer(
+        model.is_multilingual, num_languages=model.num_languages, language=language, task="transcribe"
+    )
+
+
+@torch.no_grad()
+def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None) -> list[str]:
+    """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
+
+    Language is fixed, no timestamps; the texts come back without special tokens.
+    """
+    options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
+                                      fp16=False, beam_size=beam_size)
+    was_training = model.training
+    model.eval()
+    try:
+        results = whisper.decode(model, mel.to(next(model.parameters()).device), options)
+    finally:
+        model.train(was_training)
+    return [r.text.strip() for r in results]
+
+
+# --- dataset -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Skipped:
+    """Rows a dataset left out, by reason, with the first ids of each (reported, never silent)."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict = field(default_factory=dict)
+
+    def add(self, reason: str, utt_id: str) -> None:
+        self.counts[reason] += 1
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 3:
+            self.examples[reason].append(utt_id)
+
+    def report(self) -> str:
+        return "; ".join(f"{n} por {reason} (p. ej. {', '.join(self.examples[reason])})" for reason, n in self.counts.items())
+
+
+class SpeechDataset(Dataset):
+    """One split of a data dir: log-mel, decoder input and labels for each usable row.
+
+    Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
+    skipped and counted in `self.skipped`.
+    """
+
+    def __init__(self, data_dir: str | Path, split: str, tokenizer, n_mels: int, n_text_ctx: int = 448,
+                 split_map: dict[str, str] | None = None, sample_rate: int = SAMPLE_RATE):
+        self.data_dir, self.split, self.n_mels, self.sample_rate = Path(data_dir), split, n_mels, sample_rate
+        self.tokenizer = tokenizer
+        texts = datos.read_transcripts(data_dir)
+        if split_map is None:
+            split_map, _ = datos.load_or_make_split(data_dir, texts)
+        self.skipped = Skipped()
+        self.items: list[tuple[str, str, list[int]]] = []
+        prefix = list(tokenizer.sot_sequence_including_notimestamps)
+        for utt_id, text in texts.items():
+            if split_map.get(utt_id) != split:
+                continue
+            path = datos.audio_path(data_dir, utt_id)
+            if not path.exists():
+                self.skipped.add("audio faltante", utt_id)
+                continue
+            try:
+                info = sf.info(str(path))
+            except (sf.LibsndfileError, RuntimeError):
+                self.skipped.add("audio ilegible", utt_id)
+                continue
+            if info.frames / info.samplerate > CHUNK_LENGTH:
+                self.skipped.add(f"audio de más de {CHUNK_LENGTH} s", utt_id)
+                continue
+            tokens = prefix + tokenizer.encode(" " + text)
+            if len(tokens) + 1 > n_text_ctx:
+                self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
+                continue
+            self.items.append((utt_id, text, tokens))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        utt_id, text, tokens = self.items[index]
+        mel = log_mel(load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate), self.n_mels)
+        return {"id": utt_id, "text": text, "mel": mel, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
+
+
+class WhisperDataCollatorWithPadding:
+    """Stacks mels; pads labels with -100 (ignored by the loss) and decoder input with the tokenizer's EOT."""
+
+    def __init__(self, eot: int):
+        self.eot = eot
+
+    def __call__(self, features: list[dict]) -> dict:
+        width = max(len(f["dec_input"]) for f in features)
+        dec_input = torch.full((len(features), width), self.eot, dtype=torch.long)
+        labels = torch.full((len(features), width), -100, dtype=torch.long)
+        for row, f in enumerate(features):
+            dec_input[row, : len(f["dec_input"])] = torch.tensor(f["dec_input"])
+            labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
+        return {
+            "mel": torch.stack([f["mel"] for f in features]),  # (B, n_mels, 3000)
+            "dec_input": dec_input,  # (B, T)
+            "labels": labels,  # (B, T)
+            "ids": [f["id"] for f in features],
+            "texts": [f["text"] for f in features],
+        }
+
+
+# --- model -------------------------------------------------------------------------------------
+
+# openai-whisper's LayerNorm names: no weight decay on them (nor on any bias).
+_NO_DECAY = ("attn_ln", "cross_attn_ln", "mlp_ln", "ln", "ln_post")
+
+
+def apply_freeze_policy(model: whisper.model.Whisper, policy: str) -> None:
+    """encoder: the whole encoder and the token embedding are frozen (default);
+    conv: only the encoder's convolutional front end and the token embedding (the original design);
+    none: everything trains. The decoder always trains."""
+    if policy not in FREEZE_POLICIES:
+        raise ValueError(f"freeze must be one of {FREEZE_POLICIES}, got {policy!r}")
+    for p in model.parameters():
+        p.requires_grad = True
+    frozen = [model.decoder.token_embedding]
+    if policy == "encoder":
+        frozen.append(model.encoder)
+    elif policy == "conv":
+        frozen += [model.encoder.conv1, model.encoder.conv2]
+    if policy != "none":
+        for module in frozen:
+            for p in module.parameters():
+                p.requires_grad = False
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        parts = name.split(".")
+        (no_decay if parts[-1] == "bias" or any(part in _NO_DECAY for part in parts) else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class WhisperModelModule(pl.LightningModule):
+    def __init__(self, config: Config | dict, model: whisper.model.Whisper | None = None):
+        super().__init__()
+        self.config = config if isinstance(config, Config) else Config(**config)
+        self.save_hyperparameters({"config": self.config.to_dict()})
+        self.model = model if model is not None else pesos.load_whisper(self.config.model_name)
+        apply_freeze_policy(self.model, self.config.freeze)
+        self.tokenizer = get_tokenizer(self.model, self.config.language)
+        self._val_pairs: list[tuple[str, str, str]] = []
+        self._decoded = 0
+        self._batch_started = None
+
+    def _encode(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, 3000) -> (B, 1500, d); no graph when the encoder is frozen."""
+        if self.config.freeze == "encoder":
+            with torch.no_grad():
+                return self.model.encoder(mel)
+        return self.model.encoder(mel)
+
+    def _loss(self, batch: dict, audio_features: torch.Tensor) -> torch.Tensor:
+        logits = self.model.decoder(batch["dec_input"], audio_features)  # (B, T, vocab)
+        return F.cross_entropy(logits.float().transpose(1, 2), batch["labels"], ignore_index=-100)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch, self._encode(batch["mel"]))
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
+        return loss
+
+    def on_train_batch_start(self, batch, batch_idx):
+        self._batch_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if self._batch_started is not None:
+            self.log("train/samples_per_s", len(batch["ids"]) / (time.perf_counter() - self._batch_started),
+                     batch_size=len(batch["ids"]))
+
+    def on_validation_epoch_start(self):
+        self._val_pairs, self._decoded = [], 0
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        features = self.model.encoder(batch["mel"])
+        self.log("val/loss", self._loss(batch, features), prog_bar=True, batch_size=len(batch["ids"]))
+        if self._decoded < self.config.val_decode_max:
+            take = self.config.val_decode_max - self._decoded
+            hypotheses = transcribe_batch(self.model, features[:take], self.config.language)
+            self._val_pairs += list(zip(batch["ids"][:take], batch["texts"][:take], hypotheses, strict=True))
+            self._decoded += len(hypotheses)
+
+    def on_validation_epoch_end(self):
+        if not self._val_pairs:
+            return
+        rates = error_rates([p[1] for p in self._val_pairs], [p[2] for p in self._val_pairs])
+        self.log("val/wer", rates["wer"], prog_bar=True)
+        self.log("val/cer", rates["cer"])
+        experiment = getattr(self.logger, "experiment", None)
+        if hasattr(experiment, "add_text"):
+            table = "| id | referencia | hipótesis |\n|---|---|---|\n" + "\n".join(
+                f"| {i} | {r} | {h} |" for i, r, h in self._val_pairs[:8])
+            experiment.add_text("val/ejemplos", table, self.global_step)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(parameter_groups(self.model, self.config.weight_decay),
+                                      lr=self.config.learning_rate, eps=self.config.adam_epsilon)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = self.config.warmup_steps if self.config.warmup_steps >= 0 else max(total // 10, 1)
+
+        def linear(step: int) -> float:  # warm-up to the peak, then linear decay to zero
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (total - step) / max(total - warmup, 1))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Self-describing: pesos.load_whisper rebuilds the model from the .ckpt alone.
+        checkpoint["whisper_dims"] = asdict(self.model.dims)
+        checkpoint["alignment_heads"] = self.model.alignment_heads.to_dense().nonzero().tolist()

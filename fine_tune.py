@@ -1,0 +1,219 @@
+"""Fine-tune Whisper on a data dir: `python fine_tune.py --data-dir data`.
+
+Reads top to bottom: parse the command line into a Config -> setup (model, data) -> fit (Lightning,
+a checkpoint per epoch in artifacts/, TensorBoard in tensor_logs/) -> export the best and the last
+epoch as OpenAI-format `.pt` files that `whisper.load_model(path)` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.data import DataLoader
+
+import datos
+import pesos
+from comun import FREEZE_POLICIES, Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule
+
+HELP = {
+    "learning_rate": "tasa de aprendizaje máxima de AdamW",
+    "weight_decay": "weight decay de AdamW (no se aplica a biases ni LayerNorm)",
+    "adam_epsilon": "epsilon de AdamW",
+    "warmup_steps": "pasos de calentamiento lineal (-1: un décimo del total)",
+    "batch_size": "ejemplos por lote",
+    "num_worker": "procesos que cargan audio",
+    "num_train_epochs": "épocas de entrenamiento",
+    "gradient_accumulation_steps": "lotes acumulados por paso del optimizador",
+    "sample_rate": "frecuencia de muestreo del audio (Whisper usa 16000)",
+    "model_name": "modelo inicial: nombre oficial (tiny, base, small…), .pt, .ckpt o directorio CTranslate2",
+    "data_dir": "data dir: audios/ + transcripciones.tsv (+ particion.tsv opcional)",
+    "artifacts_dir": "dónde guardar checkpoints y modelos exportados",
+    "log_dir": "dónde guardar los logs de TensorBoard",
+    "max_steps": "tope de pasos del optimizador (-1: sin tope)",
+    "seed": "semilla (datos, partición e inicialización)",
+    "language": "idioma de las transcripciones",
+    "freeze": "qué se congela: encoder (todo el encoder + embedding de tokens), conv (solo el frente convolucional + embedding), none",
+    "precision": "auto (bf16/16-mixed en CUDA, 32 en CPU) o una precisión de Lightning (32-true, bf16-mixed, 16-mixed)",
+    "gradient_clip_val": "recorte de la norma del gradiente (0: sin recorte)",
+    "val_fraction": "fracción de validación al crear particion.tsv",
+    "test_fraction": "fracción de test al crear particion.tsv",
+    "val_decode_max": "frases de validación que se decodifican para medir WER/CER",
+    "accelerator": "auto, cpu o gpu",
+    "devices": "dispositivos: un número, una lista (0,1) o auto",
+    "strategy": "estrategia de Lightning: auto, ddp, fsdp…",
+    "log_every_n_steps": "cada cuántos pasos se escribe en TensorBoard",
+}
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
+
+
+class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix="uso: ")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fine_tune.py", add_help=False, formatter_class=SpanishHelpFormatter,
+        description="Reentrena el decoder de Whisper sobre un data dir (español rioplatense). "
+                    "Cada opción corresponde a un campo de Config en comun.py.",
+        epilog="Ejemplo: python fine_tune.py --data-dir data --model-name base --batch-size 8",
+    )
+    parser._optionals.title = "opciones"
+    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
+    defaults = Config()
+    for f in fields(Config):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=getattr(defaults, f.name),
+                            metavar=f.name.upper(), help=HELP[f.name])
+    parser.add_argument("--resume", metavar="CKPT", default=None,
+                        help="retomar desde un checkpoint (.ckpt de artifacts/, o 'last' para artifacts/last.ckpt)")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
+    """Command line -> Config; every bad option is reported at once, in Spanish, then exit 2."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    problems = [f"opción desconocida: {u}" for u in unknown if u.startswith("-")]
+    problems += [f"argumento suelto: {u}" for u in unknown if not u.startswith("-")]
+    values = {}
+    hints = typing.get_type_hints(Config)
+    for f in fields(Config):
+        raw, kind = getattr(args, f.name), hints[f.name]
+        try:
+            values[f.name] = kind(raw)
+        except (TypeError, ValueError):
+            kind_name = {int: "un entero", float: "un número"}.get(kind, kind.__name__)
+            problems.append(f"--{f.name.replace('_', '-')}: se esperaba {kind_name}, no {raw!r}")
+    config = Config(**{k: v for k, v in values.items()})
+    checks = [
+        (values.get("learning_rate", 1) > 0, "--learning-rate debe ser positivo"),
+        (values.get("batch_size", 1) >= 1, "--batch-size debe ser al menos 1"),
+        (values.get("num_train_epochs", 1) >= 1, "--num-train-epochs debe ser al menos 1"),
+        (values.get("gradient_accumulation_steps", 1) >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
+        (values.get("num_worker", 0) >= 0, "--num-worker no puede ser negativo"),
+        (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
+        (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
+        (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
+        (0 <= values.get("val_fraction", 0) + values.get("test_fraction", 0) < 1,
+         "--val-fraction + --test-fraction debe estar entre 0 y 1"),
+        ((Path(config.data_dir) / datos.TRANSCRIPTS).is_file(),
+         f"--data-dir {config.data_dir}: no tiene {datos.TRANSCRIPTS}. Generá uno con "
+         f"`python sintetico.py --out {config.data_dir}` o `python preparar_datos.py`."),
+    ]
+    problems += [message for ok, message in checks if not ok]
+    resume = args.resume
+    if resume == "last":
+        resume = str(Path(config.artifacts_dir) / "last.ckpt")
+    if resume is not None and not Path(resume).is_file():
+        problems.append(f"--resume: no existe el checkpoint {resume}")
+    if problems:
+        parser.print_usage(sys.stderr)
+        print("fine_tune.py: hay problemas con las opciones:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        sys.exit(2)
+    return config, resume
+
+
+def resolve_precision(config: Config) -> str:
+    if config.precision != "auto":
+        return config.precision
+    if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda"):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def setup(config: Config) -> tuple[WhisperModelModule, DataLoader, DataLoader | None]:
+    pl.seed_everything(config.seed, workers=True)
+    module = WhisperModelModule(config)
+    texts = datos.read_transcripts(config.data_dir)
+    split, created = datos.load_or_make_split(config.data_dir, texts, seed=config.seed,
+                                              val_fraction=config.val_fraction, test_fraction=config.test_fraction)
+    if created:
+        print(f"Partición nueva (por hablante y por frase) escrita en {Path(config.data_dir) / datos.SPLIT}.")
+    summary = datos.split_summary(texts, split)
+    print("Partición: " + ", ".join(f"{name} {summary[name]['utterances']} frases / {summary[name]['speakers']} hablantes"
+                                    for name in (*datos.SPLITS, datos.EXCLUDED)))
+    n_mels, n_ctx = module.model.dims.n_mels, module.model.dims.n_text_ctx
+    train = SpeechDataset(config.data_dir, "train", module.tokenizer, n_mels, n_ctx, split, config.sample_rate)
+    val = SpeechDataset(config.data_dir, "val", module.tokenizer, n_mels, n_ctx, split, config.sample_rate)
+    for dataset in (train, val):
+        if dataset.skipped.counts:
+            print(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
+    if len(train) == 0:
+        print(f"Error: {config.data_dir} no tiene frases de entrenamiento utilizables.", file=sys.stderr)
+        sys.exit(1)
+    collate = WhisperDataCollatorWithPadding(module.tokenizer.eot)
+    loader = dict(batch_size=config.batch_size, num_workers=config.num_worker, collate_fn=collate,
+                  persistent_workers=config.num_worker > 0)
+    train_loader = DataLoader(train, shuffle=True, generator=torch.Generator().manual_seed(config.seed), **loader)
+    if len(val) == 0:
+        print("Aviso: no hay frases de validación (pocos hablantes): se entrena sin medir WER; 'mejor' = última época.")
+        return module, train_loader, None
+    return module, train_loader, DataLoader(val, shuffle=False, **loader)
+
+
+def fit(config: Config, module: WhisperModelModule, train_loader, val_loader, resume: str | None) -> pl.Trainer:
+    artifacts = Path(config.artifacts_dir)
+    per_epoch = ModelCheckpoint(dirpath=artifacts, filename="epoch-{epoch:02d}", auto_insert_metric_name=False,
+                                save_top_k=-1, every_n_epochs=1, save_last=True)
+    callbacks = [per_epoch, LearningRateMonitor(logging_interval="step")]
+    if val_loader is not None:
+        callbacks.append(ModelCheckpoint(dirpath=artifacts, filename="best", monitor="val/wer", mode="min", save_top_k=1))
+    devices = int(config.devices) if config.devices.isdigit() else config.devices
+    trainer = pl.Trainer(
+        default_root_dir=artifacts,
+        max_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        accelerator=config.accelerator,
+        devices=devices,
+        strategy=config.strategy,
+        precision=resolve_precision(config),
+        accumulate_grad_batches=config.gradient_accumulation_steps,
+        gradient_clip_val=config.gradient_clip_val or None,
+        logger=TensorBoardLogger(config.log_dir, name="whisper"),
+        callbacks=callbacks,
+        log_every_n_steps=config.log_every_n_steps,
+        limit_val_batches=1.0 if val_loader is not None else 0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+    return trainer
+
+
+def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> dict[str, Path]:
+    """The last epoch and the best one by validation WER as `.pt` files for `whisper.load_model`."""
+    artifacts = Path(config.artifacts_dir)
+    exported = {"ultimo": pesos.save_whisper(module.model, artifacts / "modelo-ultimo.pt")}
+    best = [c for c in trainer.checkpoint_callbacks if c.monitor == "val/wer" and c.best_model_path]
+    best_model = pesos.load_whisper(best[0].best_model_path) if best else module.model
+    exported["mejor"] = pesos.save_whisper(best_model, artifacts / "modelo-mejor.pt")
+    return exported
+
+
+def main(argv: list[str] | None = None) -> None:
+    config, resume = parse_args(argv)
+    Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
+    (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
+    try:
+        module, train_loader, val_loader = setup(config)
+    except (datos.DataDirError, pesos.WeightsError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    trainer = fit(config, module, train_loader, val_loader, resume)
+    if trainer.is_global_zero:
+        exported = export(config, module, trainer)
+        print(f"Listo. Checkpoints en {config.artifacts_dir}/, TensorBoard en {config.log_dir}/ "
+              f"(tensorboard --logdir {config.log_dir}). Modelos exportados: "
+              + ", ".join(f"{k}: {v}" for k, v in exported.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Shared fixtures: a tiny random Whisper saved through the real code path, and real espeak-ng audio."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def make_tiny_whisper(seed: int = 0):
+    """A 1-layer Whisper with the real vocabulary and mel size: fast to train, real tokenizer and shapes."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(seed)
+    model = Whisper(ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
+                                    n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1))
+    # whisper leaves the decoder's positional embedding uninitialised (torch.empty): loaded weights fill it.
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)
+    torch.nn.init.normal_(model.decoder.token_embedding.weight, std=0.02)  # tied output: keep logits small
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_pt(tmp_path_factory) -> Path:
+    import pesos
+
+    return pesos.save_whisper(make_tiny_whisper(), tmp_path_factory.mktemp("tiny") / "tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    import pesos
+
+    return pesos.load_whisper("base")
+
+
+def run(args: list[str], cwd: Path = ROOT, timeout: int = 900, **kwargs) -> subprocess.CompletedProcess:
+    """Run one of the project's commands for real, with this interpreter."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def espeak(text: str, path: Path, voice: str = "es-419", speed: int = 140) -> Path:
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng no está instalado: `make setup` lo instala (apt-get install espeak-ng)")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
+    return path
