@@ -205,7 +205,7 @@ def _tokens(texts: list[str]) -> list[int]:
 
 # ---------------------------------------------------------------- differences with the hand-edited files
 
-_WORDS = re.compile(r"\d+(?:[:,]\d+)?%?|[^\W\d_]+|[^\w\s]")
+_WORDS = re.compile(r"\d+(?:[:,]\d+)?%?[^\W\d_]*|[^\W\d_]+|[^\w\s]")
 
 
 def classify_difference(ours: str, theirs: str) -> list[tuple[str, str]]:
@@ -229,7 +229,7 @@ def classify_difference(ours: str, theirs: str) -> list[tuple[str, str]]:
         elif xs == "uno" and ys == "1":
             found.append(("«uno» pronombre que la referencia pasó a 1", "nuestro"))
         elif xs == "1" and ys in ("un", "una"):
-            found.append(("«un/una» cantidad que la referencia dejó en palabras (1 hora, 1 kilo)", "nuestro"))
+            found.append(("«un/una» cantidad que la referencia dejó en palabras (1 hora, 1 kilo, la 1 de la tarde)", "nuestro"))
         elif x and all(t.isdigit() for t in x) and y and all(t.isalpha() for t in y) and numeros.to_digits(" ".join(y)) == " ".join(x):
             found.append(("número que la referencia dejó en palabras", "nuestro"))
         elif x and all(t.isalpha() for t in x) and y and all(t[0].isdigit() for t in y):
