@@ -12,6 +12,7 @@ import argparse
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -355,7 +356,9 @@ class Maker:
         frames = ["lo dejo {}", "me quedo {}", "voy a estar {}", "{}", "por {}", "son {}", "lo necesito por {}",
                   "va a ser {}", "calculo que {}", "creo que {}", "tengo para {}", "lo dejo por {}",
                   "lo voy a dejar {}", "serían {}", "estimo {}", "vengo por {}", "y, {}", "voy a tardar {}",
-                  "la idea es dejarlo {}", "pienso quedarme {}", "me voy a quedar {}", "necesito {}"]
+                  "la idea es dejarlo {}", "pienso quedarme {}", "me voy a quedar {}", "necesito {}",
+                  "dejo el auto {}", "lo voy a necesitar {}", "estaciono {}", "quiero dejarlo {}",
+                  "lo tengo que dejar {}", "me voy a demorar {}", "será {}", "tengo un trámite de {}"]
         if kind != "range":  # "aproximadamente a lo sumo dos horas" is not said
             frames += ["{} más o menos", "más o menos {}", "{} nomás", "lo dejo {}, más o menos",
                        "aproximadamente {}", "ponele {}", "{}, calculo", "{}, no creo que más"]
@@ -376,7 +379,10 @@ class Maker:
                        "al aire libre no, adentro", "que sea techado", "lo quiero bajo techo por la lluvia",
                        "mejor cubierto, que está por llover", "lo necesito bajo techo", "techado, si puede ser",
                        "en lo posible techado", "quiero cochera cubierta", "lo dejo en el subsuelo",
-                       "bajo techo, que el sol lo mata", "prefiero que esté adentro"]
+                       "bajo techo, que el sol lo mata", "prefiero que esté adentro", "preferentemente techado",
+                       "si tenés lugar techado, mejor", "techado, que anuncian granizo", "abajo, en el subsuelo",
+                       "lo más cubierto posible", "lo quiero adentro", "cubierta, si hay", "techado, obvio",
+                       "bajo techo si tenés", "adentro, que afuera se llena de hojas"]
         elif value is False:
             options = ["al aire libre", "al aire libre está bien", "afuera", "afuera está bien", "descubierto",
                        "sin techo", "no hace falta techado", "no necesito techo", "techado no",
@@ -384,12 +390,16 @@ class Maker:
                        "lo dejo afuera nomás", "no necesito que sea cubierto", "descubierto está bien",
                        "afuera, no hace falta techo", "al aire libre, es más barato, ¿no?", "sin techo, no pasa nada",
                        "no hace falta que sea techado", "en el descubierto", "afuera mismo",
-                       "techado no, al aire libre"]
+                       "techado no, al aire libre", "al aire libre, sin problema", "afuera, total es un rato",
+                       "no, techado no", "descubierto nomás", "no hace falta que esté adentro",
+                       "lo puedo dejar afuera", "sin techo está perfecto", "al aire libre, no me hago problema"]
         else:
             options = ["me da igual", "me da lo mismo", "lo que sea", "donde sea", "cualquiera",
                        "donde haya lugar", "no tengo preferencia", "no me importa si es techado o no", "indistinto",
                        "techado o no, me da igual", "donde me digas", "techado o al aire libre, lo mismo",
-                       "cualquier lugar está bien", "donde haya lugar nomás"]
+                       "cualquier lugar está bien", "donde haya lugar nomás", "me es indistinto",
+                       "no tengo drama, donde sea", "da igual dónde", "donde vos quieras", "lo que tengas",
+                       "no, ninguna preferencia"]
         if self.chance(0.1):  # a correction: the last preference wins
             pairs = [("me da igual, bueno, techado si hay", True), ("me da lo mismo, no, mejor techado", True),
                      ("techado, no, mejor afuera, es más barato", False),
@@ -427,7 +437,9 @@ class Maker:
                   "el dominio es {}", "{}, esa es la patente", "la patente, {}", "sí, es {}", "dale, es {}",
                   "sería {}", "te la deletreo, {}", "a ver, {}", "escribí {}", "la tengo acá, {}", "fijate, {}",
                   "{}, esa es", "la patente sería {}", "patente, {}", "es {}, la patente", "el auto es {}",
-                  "anotá la patente, {}"]
+                  "anotá la patente, {}", "la patente es la {}", "es la patente {}", "te digo la patente, {}",
+                  "ahí va, {}", "mi auto es el {}", "la matrícula es {}", "te la dicto, {}", "es la {}, la del auto gris",
+                  "tomá nota, {}", "es {}, ¿querés que te la repita?", "patente del vehículo, {}"]
         if shape in ("999AAA", "A999AAA"):
             frames += ["es una moto, patente {}", "la moto es {}", "la patente de la moto es {}",
                        "es una moto, {}"]
@@ -474,7 +486,8 @@ class Maker:
                 clauses.insert(self.rng.randrange(len(clauses) + 1), piece)
         opener = self.frame(["", "", "", "", "eh, ", "este, ", "bueno, ", "mirá, ", "a ver, ", "hola, ", "buenas, ",
                              "buen día, ", "sí, ", "dale, ", "eh, bueno, ", "hola, qué tal, ", "buenas tardes, ",
-                             "ok, ", "bueno, eh, ", "sí, claro, "])
+                             "ok, ", "bueno, eh, ", "sí, claro, ", "hola, sí, ", "buenas noches, ", "perdón, ",
+                             "a ver, dejame ver, ", "eh, sí, ", "hola, cómo va, ", "bueno, a ver, ", "mmm, "])
         said, written = opener, opener
         for i, clause in enumerate(clauses):
             if i > 0 and clause.said.startswith("¿"):
@@ -482,7 +495,8 @@ class Maker:
                 written += ". "
             elif i > 0:
                 joiner = self.frame([", ", ", ", " y ", ", y ", ". ", ", eh, ", ", este, ", " y después ",
-                                     ", y eh, ", ", ah, y ", ". Ah, ", ", además "])
+                                     ", y eh, ", ", ah, y ", ". Ah, ", ", además ", ", y bueno, ", ". Y ",
+                                     ", ah, me olvidaba, ", ". Después, ", ", y otra cosa, ", ", ", " y "])
                 said += joiner
                 written += joiner
             said += clause.said
@@ -617,12 +631,21 @@ class Job:
     pitch: int
     gap: int
     gain: float
+    lead_s: float  # silence before the speech: real recordings do not start on the first word
+    noise_db: float | None  # SNR of added white noise, so the model does not learn espeak's digital silence
+    noise_seed: int
 
 
 def render(job: Job, out_dir: Path) -> None:
+    import numpy as np
     import soundfile as sf
 
     audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
+    audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio])
+    if job.noise_db is not None:
+        rms = float(np.sqrt(np.mean(audio**2)))
+        noise = np.random.default_rng(job.noise_seed).standard_normal(len(audio)).astype(np.float32)
+        audio = np.clip(audio + noise * rms * 10 ** (-job.noise_db / 20), -1.0, 1.0)
     sf.write(audio_path(out_dir, job.utt_id), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
@@ -639,7 +662,9 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) 
         voice, gender = order.pop()
         jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice, speed=rng.randint(120, 185),
                         pitch=rng.randint(25, 75), gap=rng.choice((0, 0, 0, 1, 2, 3)),
-                        gain=round(rng.uniform(0.35, 0.9), 3)))
+                        gain=round(rng.uniform(0.35, 0.9), 3), lead_s=round(rng.uniform(0.0, 0.4), 2),
+                        noise_db=round(rng.uniform(20, 45), 1) if rng.random() < 0.5 else None,
+                        noise_seed=rng.randrange(2**32)))
     return jobs
 
 
@@ -681,8 +706,20 @@ class _SpanishHelp(argparse.RawDescriptionHelpFormatter):
         return super().add_usage(usage, actions, groups, prefix="uso: ")
 
 
+# argparse's own messages are English; these are the ones a user can trigger here.
+_ARGPARSE_ES = [
+    (r"the following arguments are required: (.*)", r"falta la opción obligatoria \1"),
+    (r"argument (\S+): invalid (int|float) value: (.*)", r"\1: se esperaba un número, no \3"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"\1: opción inválida \2 (elegí entre \3)"),
+    (r"argument (\S+): expected one argument", r"\1: falta el valor"),
+    (r"unrecognized arguments: (.*)", r"opciones desconocidas: \1"),
+]
+
+
 class _SpanishParser(argparse.ArgumentParser):
     def error(self, message):
+        for pattern, spanish in _ARGPARSE_ES:
+            message = re.sub(f"^{pattern}$", spanish, message)
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -700,18 +737,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser._optionals.title = "opciones"
     parser.add_argument("-h", "--help", action="help", help="muestra esta ayuda y sale")
-    parser.add_argument("--out", required=True, type=Path, help="carpeta de salida (data dir); se sobrescribe")
-    parser.add_argument("--n", type=int, default=200, help="cantidad de audios (por defecto 200)")
-    parser.add_argument("--seed", type=int, default=0, help="semilla: la misma semilla da los mismos archivos")
-    parser.add_argument("--voices", default="todas",
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="carpeta de salida (data dir); se sobrescribe")
+    parser.add_argument("--n", type=int, default=200, metavar="N", help="cantidad de audios (por defecto 200)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="semilla: la misma semilla da los mismos archivos")
+    parser.add_argument("--voices", default="todas", metavar="LISTA",
                         help="voces separadas por comas (es-419+f3,es+m2,...) o un grupo: entrenamiento, "
                              "evaluacion, todas (por defecto)")
-    parser.add_argument("--general-fraction", type=float, default=0.2,
+    parser.add_argument("--general-fraction", type=float, default=0.2, metavar="F",
                         help="fracción de frases generales, sin datos del estacionamiento (por defecto 0.2)")
     parser.add_argument("--fraseo", choices=PHRASINGS, default="todo",
                         help="qué formulaciones usar: todo (por defecto), entrenamiento, o evaluacion "
                              "(formulaciones reservadas, para un corpus de prueba con frases nuevas)")
-    parser.add_argument("--procesos", type=int, default=None, help="procesos de espeak-ng en paralelo "
+    parser.add_argument("--procesos", type=int, default=None, metavar="K", help="procesos de espeak-ng en paralelo "
                                                                      "(por defecto, uno por núcleo)")
     parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
     return parser
@@ -740,6 +777,10 @@ def main(argv: list[str] | None = None) -> int:
                         workers=args.procesos, progress=not args.sin_progreso)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an --out that is a file, a read-only disk, ...
+        print(f"error: no pude escribir en {args.out} ({e.strerror or e}). ¿Es una carpeta en la que podés escribir?",
+              file=sys.stderr)
         return 1
     speakers = len({job.voice for job in jobs})
     print(f"Listo: {len(jobs)} audios de {speakers} voces en {args.out}/ ({TRANSCRIPTS}, {SLOTS}, {AUDIO_DIR}/).")
