@@ -49,3 +49,12 @@ def espeak(text: str, path: Path, voice: str = "es-419", speed: int = 140) -> Pa
         pytest.fail("espeak-ng no está instalado: `make setup` lo instala (apt-get install espeak-ng)")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory) -> Path:
+    """A small real data dir: 16 answers spoken by espeak-ng, made by the real sintetico.py."""
+    out = tmp_path_factory.mktemp("sintetico") / "datos"
+    result = run(["sintetico.py", "--out", str(out), "--n", "16", "--seed", "3", "--sin-progreso"])
+    assert result.returncode == 0, result.stderr
+    return out

@@ -1,0 +1,89 @@
+"""comun.py: audio loading, dataset, collator, freeze policy and optimizer groups."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import comun
+import datos
+from conftest import make_tiny_whisper
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return make_tiny_whisper()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny):
+    return comun.get_tokenizer(tiny, "es")
+
+
+def test_load_audio_any_rate_and_channels_to_16k_mono(tmp_path):
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1).astype(np.float32) * 0.5
+    sf.write(tmp_path / "a.wav", stereo, 44100)
+    audio = comun.load_audio(tmp_path / "a.wav")
+    assert audio.dtype == np.float32 and audio.ndim == 1 and abs(len(audio) - 16000) <= 1
+    assert 0.4 < np.abs(audio).max() < 0.6
+    (tmp_path / "roto.wav").write_bytes(b"RIFF nada")
+    with pytest.raises(datos.DataDirError, match="roto.wav"):
+        comun.load_audio(tmp_path / "roto.wav")
+
+
+def test_dataset_builds_sot_inputs_and_skips_with_counts(tmp_path, tokenizer):
+    audio = tmp_path / "audios"
+    audio.mkdir()
+    sf.write(audio / "snf_a_001.wav", np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
+    sf.write(audio / "snf_a_002.wav", np.zeros(31 * 16000, np.float32), 16000)
+    sf.write(audio / "snf_a_004.wav", np.zeros(16000, np.float32), 16000)
+    datos.write_transcripts(tmp_path, [("snf_a_001", "AB 123 CD"), ("snf_a_002", "largo"), ("snf_a_003", "sin audio"),
+                                       ("snf_a_004", "palabra " * 500)])
+    split = {i: "train" for i in datos.read_transcripts(tmp_path)}
+    dataset = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split)
+    assert len(dataset) == 1
+    assert sum(dataset.skipped.counts.values()) == 3 and len(dataset.skipped.counts) == 3
+    item = dataset[0]
+    assert item["mel"].shape == (80, 3000)
+    sot = list(tokenizer.sot_sequence_including_notimestamps)
+    assert item["dec_input"][: len(sot)] == sot
+    assert item["labels"] == item["dec_input"][1:] + [tokenizer.eot]
+    assert tokenizer.decode(item["dec_input"][len(sot):]).strip() == "AB 123 CD"
+
+
+def test_collator_pads_with_eot_and_ignore_index(tokenizer):
+    features = [{"id": "a", "text": "x", "mel": torch.zeros(80, 3000), "dec_input": [1, 2, 3], "labels": [2, 3, 9]},
+                {"id": "b", "text": "y", "mel": torch.ones(80, 3000), "dec_input": [1, 2], "labels": [2, 9]}]
+    batch = comun.WhisperDataCollatorWithPadding(tokenizer.eot)(features)
+    assert batch["mel"].shape == (2, 80, 3000)
+    assert batch["dec_input"].tolist() == [[1, 2, 3], [1, 2, tokenizer.eot]]
+    assert batch["labels"].tolist() == [[2, 3, 9], [2, 9, -100]]
+
+
+def test_freeze_policies(tiny):
+    comun.apply_freeze_policy(tiny, "encoder")
+    assert not any(p.requires_grad for p in tiny.encoder.parameters())
+    assert not tiny.decoder.token_embedding.weight.requires_grad
+    assert all(p.requires_grad for n, p in tiny.decoder.named_parameters() if not n.startswith("token_embedding"))
+    comun.apply_freeze_policy(tiny, "conv")
+    assert not tiny.encoder.conv1.weight.requires_grad and tiny.encoder.blocks[0].attn.query.weight.requires_grad
+    with pytest.raises(ValueError, match="freeze"):
+        comun.apply_freeze_policy(tiny, "todo")
+
+
+def test_no_weight_decay_on_biases_and_layer_norms(tiny):
+    comun.apply_freeze_policy(tiny, "conv")
+    decay, no_decay = comun.parameter_groups(tiny, 0.01)
+    names = {id(p): n for n, p in tiny.named_parameters()}
+    no_decay_names = {names[id(p)] for p in no_decay["params"]}
+    assert "decoder.ln.weight" in no_decay_names and "encoder.ln_post.weight" in no_decay_names
+    assert "decoder.blocks.0.cross_attn_ln.bias" in no_decay_names and "decoder.blocks.0.mlp.0.bias" in no_decay_names
+    decay_names = {names[id(p)] for p in decay["params"]}
+    assert "decoder.blocks.0.mlp.0.weight" in decay_names and "decoder.token_embedding.weight" not in decay_names
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+
+
+def test_wer_counts_number_words_as_digits_and_strips_punctuation():
+    rates = comun.error_rates(["Me quedo doce horas, ¿sí?"], ["me quedo 12 horas si"])
+    assert rates["wer"] == 0.0 and rates["raw_wer"] > 0
