@@ -136,7 +136,9 @@ class Maker:
         d = group
         ways = ["single", "single"]
         if d[0] != "0":
-            ways += ["whole", "two_one"]
+            ways.append("whole")
+        if d[0] != "0" and d[1] != "0":  # "ochenta nueve" would be 89, not 809
+            ways.append("two_one")
         if d[1] != "0":
             ways += ["one_two", "one_two"]
         if d[0] == d[1]:
@@ -156,8 +158,8 @@ class Maker:
         if way == "double_last":
             return f"{w(int(d[0]))} doble {w(int(d[1]))}"
         spoken = [w(int(c)) for c in d]
-        if "0" in d and self.chance(0.1):  # "uno o dos" = 102, as people read plates
-            spoken = ["o" if c == "0" else s for c, s in zip(d, spoken, strict=True)]
+        if d[1] == "0" and self.chance(0.15):  # "uno o dos" = 102, as people read plates
+            spoken[1] = "o"
         return " ".join(spoken)
 
     def plate_groups(self, shape: str | None = None) -> list[str]:
@@ -382,7 +384,7 @@ class Maker:
                        "bajo techo, que el sol lo mata", "prefiero que esté adentro", "preferentemente techado",
                        "si tenés lugar techado, mejor", "techado, que anuncian granizo", "abajo, en el subsuelo",
                        "lo más cubierto posible", "lo quiero adentro", "cubierta, si hay", "techado, obvio",
-                       "bajo techo si tenés", "adentro, que afuera se llena de hojas"]
+                       "bajo techo si tenés", "adentro, que se llena de hojas"]
         elif value is False:
             options = ["al aire libre", "al aire libre está bien", "afuera", "afuera está bien", "descubierto",
                        "sin techo", "no hace falta techado", "no necesito techo", "techado no",
@@ -390,7 +392,7 @@ class Maker:
                        "lo dejo afuera nomás", "no necesito que sea cubierto", "descubierto está bien",
                        "afuera, no hace falta techo", "al aire libre, es más barato, ¿no?", "sin techo, no pasa nada",
                        "no hace falta que sea techado", "en el descubierto", "afuera mismo",
-                       "techado no, al aire libre", "al aire libre, sin problema", "afuera, total es un rato",
+                       "techado no, al aire libre", "al aire libre, sin problema", "afuera, total no llueve",
                        "no, techado no", "descubierto nomás", "no hace falta que esté adentro",
                        "lo puedo dejar afuera", "sin techo está perfecto", "al aire libre, no me hago problema"]
         else:
@@ -490,9 +492,10 @@ class Maker:
                              "a ver, dejame ver, ", "eh, sí, ", "hola, cómo va, ", "bueno, a ver, ", "mmm, "])
         said, written = opener, opener
         for i, clause in enumerate(clauses):
-            if i > 0 and clause.said.startswith("¿"):
-                said += ". "
-                written += ". "
+            if i > 0 and (clause.said.startswith("¿") or said.endswith("?")):
+                joiner = ". " if said[-1] not in ".?" else " "
+                said += joiner
+                written += joiner
             elif i > 0:
                 joiner = self.frame([", ", ", ", " y ", ", y ", ". ", ", eh, ", ", este, ", " y después ",
                                      ", y eh, ", ", ah, y ", ". Ah, ", ", además ", ", y bueno, ", ". Y ",
@@ -503,7 +506,7 @@ class Maker:
             written += clause.written
         closers = ["", "", "", "", "", ", gracias", ", nada más", ", dale", ", por favor", ". Gracias",
                     ", eso", ", listo", ", nada más, gracias", ", ¿puede ser?"]
-        closer = "" if question else self.frame(closers)
+        closer = "" if question or said.endswith("?") else self.frame(closers)
         if closer and said.endswith(closer.lstrip(",. ")):  # no "por favor, por favor"
             closer = ""
         said += closer
@@ -525,9 +528,9 @@ def _sentence(text: str) -> str:
             ch, start = ch.upper(), False
         elif ch.isalnum():
             start = False
-        out.append(ch)
         if ch in ".?!":
-            start = True
+            start = not (out and out[-1] == ".")  # "dos horas... no, tres" goes on in lower case
+        out.append(ch)
     text = "".join(out)
     return text if text[-1] in ".?!" else text + "."
 
@@ -660,8 +663,10 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) 
             order = list(voices)
             rng.shuffle(order)
         voice, gender = order.pop()
-        jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice, speed=rng.randint(120, 185),
-                        pitch=rng.randint(25, 75), gap=rng.choice((0, 0, 0, 1, 2, 3)),
+        long = len(utt.said) > 150  # slow speech and long pauses would push the longest answers past 30 s
+        jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice,
+                        speed=rng.randint(150 if long else 120, 185), pitch=rng.randint(25, 75),
+                        gap=rng.choice((0, 0, 1) if long else (0, 0, 0, 1, 2, 3)),
                         gain=round(rng.uniform(0.35, 0.9), 3), lead_s=round(rng.uniform(0.0, 0.4), 2),
                         noise_db=round(rng.uniform(20, 45), 1) if rng.random() < 0.5 else None,
                         noise_seed=rng.randrange(2**32)))
