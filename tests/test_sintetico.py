@@ -185,3 +185,38 @@ def test_heldout_phrasings_are_kept_out_of_training():
     assert {train.frame(options) for _ in range(300)} == set(options) - {options[3], options[7], options[11]}
     assert {held.frame(options) for _ in range(300)} == {options[3], options[7], options[11]}
     assert sintetico.make_utterances(5, 3) == sintetico.make_utterances(5, 3)
+
+
+PHRASES = {tuple(sintetico.number_words(n).split()): n for n in range(1000)}
+
+
+def _decode_digits(said: str) -> str:
+    """Spoken digit groups back to digits by the conventions: longest number phrase first, groups concatenated."""
+    tokens, out, i = said.split(), "", 0
+    while i < len(tokens):
+        if tokens[i] == "doble":
+            value = _decode_digits(tokens[i + 1])
+            out, i = out + value * 2, i + 2
+            continue
+        if tokens[i] == "o":
+            out, i = out + "0", i + 1
+            continue
+        for j in range(len(tokens), i, -1):
+            key = tuple(tokens[i:j])
+            if key in PHRASES:
+                out, i = out + str(PHRASES[key]), j
+                break
+        else:
+            raise AssertionError(f"not a number: {tokens[i:]}")
+    return out
+
+
+def test_spoken_digit_groups_decode_to_the_written_digits():
+    import random
+
+    maker = sintetico.Maker(random.Random(0))
+    for n in range(1000):
+        group = f"{n:03d}"
+        for _ in range(6):
+            said = maker.digits(group)
+            assert _decode_digits(said) == group, (group, said)
