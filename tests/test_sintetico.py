@@ -220,3 +220,20 @@ def test_spoken_digit_groups_decode_to_the_written_digits():
         for _ in range(6):
             said = maker.digits(group)
             assert _decode_digits(said) == group, (group, said)
+
+
+def test_spoken_letters_decode_with_the_shared_letter_table():
+    import random
+
+    from extraccion import LETTER_NAMES
+
+    names = {tuple(name.split()): letter for letter, all_names in LETTER_NAMES.items() for name in all_names}
+    maker = sintetico.Maker(random.Random(0))
+    for _ in range(2000):
+        groups = maker.plate_groups()
+        letters = "".join(g for g in groups if not g.isdigit())
+        tokens, decoded, i = maker.letters(letters).replace(",", "").split(), "", 0
+        while i < len(tokens):
+            j = next(j for j in range(len(tokens), i, -1) if tuple(tokens[i:j]) in names)
+            decoded, i = decoded + names[tuple(tokens[i:j])], j
+        assert decoded == letters
