@@ -69,37 +69,95 @@ _UNITS = "cero uno una un dos tres cuatro cinco seis siete ocho nueve".split()
 _NUMBER_WORDS: dict[str, str] = {w: w for w in _UNITS}
 _NUMBER_WORDS.update(
     {
-        "diez": "diez", "once": "once", "doce": "doce", "trece": "trece", "catorce": "catorce",
-        "quince": "quince", "dieciseis": "dieciséis", "diecisiete": "diecisiete", "dieciocho": "dieciocho",
-        "diecinueve": "diecinueve", "veinte": "veinte", "veintiuno": "veintiuno", "veintiun": "veintiuno",
-        "veintiuna": "veintiuna", "veintidos": "veintidós", "veintitres": "veintitrés",
-        "veinticuatro": "veinticuatro", "veinticinco": "veinticinco", "veintiseis": "veintiséis",
-        "veintisiete": "veintisiete", "veintiocho": "veintiocho", "veintinueve": "veintinueve",
-        "treinta": "treinta", "cuarenta": "cuarenta", "cincuenta": "cincuenta", "sesenta": "sesenta",
-        "setenta": "setenta", "ochenta": "ochenta", "noventa": "noventa", "cien": "cien", "ciento": "ciento",
-        "mil": "mil", "millon": "millón", "millones": "millones", "zero": "cero", "tres": "tres",
+        "diez": "diez",
+        "once": "once",
+        "doce": "doce",
+        "trece": "trece",
+        "catorce": "catorce",
+        "quince": "quince",
+        "dieciseis": "dieciséis",
+        "diecisiete": "diecisiete",
+        "dieciocho": "dieciocho",
+        "diecinueve": "diecinueve",
+        "veinte": "veinte",
+        "veintiuno": "veintiuno",
+        "veintiun": "veintiuno",
+        "veintiuna": "veintiuna",
+        "veintidos": "veintidós",
+        "veintitres": "veintitrés",
+        "veinticuatro": "veinticuatro",
+        "veinticinco": "veinticinco",
+        "veintiseis": "veintiséis",
+        "veintisiete": "veintisiete",
+        "veintiocho": "veintiocho",
+        "veintinueve": "veintinueve",
+        "treinta": "treinta",
+        "cuarenta": "cuarenta",
+        "cincuenta": "cincuenta",
+        "sesenta": "sesenta",
+        "setenta": "setenta",
+        "ochenta": "ochenta",
+        "noventa": "noventa",
+        "cien": "cien",
+        "ciento": "ciento",
+        "mil": "mil",
+        "millon": "millón",
+        "millones": "millones",
+        "zero": "cero",
+        "tres": "tres",
     }
 )
-for _h, _w in (("dos", "doscient"), ("tres", "trescient"), ("cuatro", "cuatrocient"), ("quinient", "quinient"),
-               ("seis", "seiscient"), ("siete", "setecient"), ("ocho", "ochocient"), ("nueve", "novecient")):
+for _h, _w in (
+    ("dos", "doscient"),
+    ("tres", "trescient"),
+    ("cuatro", "cuatrocient"),
+    ("quinient", "quinient"),
+    ("seis", "seiscient"),
+    ("siete", "setecient"),
+    ("ocho", "ochocient"),
+    ("nueve", "novecient"),
+):
     for _g in ("os", "as"):
         _NUMBER_WORDS[_w + _g] = _w + _g
 # Misspellings the ASR or people produce ("diesiseis" is in Duckling's corpus).
-_NUMBER_WORDS.update({"diesiseis": "dieciséis", "diesisiete": "diecisiete", "diesiocho": "dieciocho",
-                      "diesinueve": "diecinueve", "beinte": "veinte"})
+_NUMBER_WORDS.update(
+    {
+        "diesiseis": "dieciséis",
+        "diesisiete": "diecisiete",
+        "diesiocho": "dieciocho",
+        "diesinueve": "diecinueve",
+        "beinte": "veinte",
+    }
+)
 
 _TENS_JOIN = {"diez": "dieci", "veinte": "veinti"}
-_HUNDREDS = {"dos": "doscientos", "tres": "trescientos", "cuatro": "cuatrocientos", "quinientos": "quinientos",
-             "seis": "seiscientos", "siete": "setecientos", "ocho": "ochocientos", "nueve": "novecientos"}
+_HUNDREDS = {
+    "dos": "doscientos",
+    "tres": "trescientos",
+    "cuatro": "cuatrocientos",
+    "quinientos": "quinientos",
+    "seis": "seiscientos",
+    "siete": "setecientos",
+    "ocho": "ochocientos",
+    "nueve": "novecientos",
+}
 _ZERO_WORDS = {"cero", "zero"}
+
+
+_TOKEN_RE = re.compile(
+    r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|\d+,\d+|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]", re.I
+)
+
+
+def _strip_accents(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("ñ", "\0").replace("Ñ", "\1")
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return text.replace("\0", "ñ").replace("\1", "Ñ")
 
 
 def _tokenize(text: str) -> list[str]:
     """Folded tokens: words, digit runs, times (18:30), thousands (1.500), decimals (1,5), punctuation."""
-    text = _fold(text)
-    return re.findall(
-        r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|\d+,\d+|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]", text
-    )
+    return _cased_tokens(text)[0]
 
 
 def _merge_number_spellings(words: list[str]) -> list[str]:
@@ -219,7 +277,7 @@ _SHAPES = (  # (letters before the digits, letters after); order = preference on
 )
 
 # Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache").
-_ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "qu": "Q", "ah": "A", "b": "B", "v": "V", "uve": "V"}
+_ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V"}
 # Letter names that are also everyday words: usable inside a spelled run, never evidence of a plate.
 _WEAK_LETTER_WORDS = {"a", "e", "o", "u", "y", "de", "te", "se", "ese", "ah"}
 
@@ -233,23 +291,107 @@ for _c in "abcdefghijklmnopqrstuvwxyz":
     _LETTER_PHRASES.setdefault((_c,), _c.upper())
 _MAX_LETTER_PHRASE = max(len(k) for k in _LETTER_PHRASES)
 
-_FILLERS = {"eh", "em", "emm", "mm", "mmm", "este", "bueno", "ehh", "eeh", "am", "aja", "tipo", "viste"}
-_CORRECTION_WORDS = {"no", "perdon", "digo", "mejor", "corrijo", "disculpa", "disculpe", "error", "mentira", "bah",
-                     "perdona", "perdone", "nono"}
+_FILLERS = {"eh", "em", "emm", "mm", "mmm", "este", "bueno", "ehh", "eeh", "eee", "ahh", "am", "aja", "tipo", "viste"}
+_CORRECTION_WORDS = {
+    "no",
+    "perdon",
+    "digo",
+    "mejor",
+    "corrijo",
+    "disculpa",
+    "disculpe",
+    "error",
+    "mentira",
+    "bah",
+    "perdona",
+    "perdone",
+    "nono",
+}
 _CORRECTION_PHRASES = (("o", "sea"), ("quiero", "decir"), ("me", "equivoque"), ("me", "confundi"))
 _PLATE_KEYWORDS = {"patente", "dominio", "chapa", "matricula"}
 # Words after a number that make it a quantity, not plate digits ("ABC 123 4 horas" is ABC123 + 4 h).
 _UNIT_WORDS = {
-    "hora", "horas", "hs", "h", "hr", "hrs", "horita", "horitas", "minuto", "minutos", "min", "mins", "minutito",
-    "minutitos", "dia", "dias", "semana", "semanas", "pesos", "peso", "mangos", "lucas", "luca", "dolares", "dolar",
-    "euros", "usd", "ars", "$", "%", "km", "kilometros", "metros", "cuadras", "anos", "años", "mes", "meses", "veces",
-    "personas", "cuartos", "cuarto", "y", "o", "a",
+    "hora",
+    "horas",
+    "hs",
+    "h",
+    "hr",
+    "hrs",
+    "horita",
+    "horitas",
+    "minuto",
+    "minutos",
+    "min",
+    "mins",
+    "minutito",
+    "minutitos",
+    "dia",
+    "dias",
+    "semana",
+    "semanas",
+    "pesos",
+    "peso",
+    "mangos",
+    "lucas",
+    "luca",
+    "dolares",
+    "dolar",
+    "euros",
+    "usd",
+    "ars",
+    "$",
+    "%",
+    "km",
+    "kilometros",
+    "metros",
+    "cuadras",
+    "anos",
+    "años",
+    "mes",
+    "meses",
+    "veces",
+    "personas",
+    "cuartos",
+    "cuarto",
+    "y",
+    "o",
+    "a",
 }
 _QUANTITY_AFTER = {"y": ("media", "cuarto"), "o": (), "a": ()}
 _CAR_BRANDS = {
-    "peugeot", "fiat", "ford", "renault", "chevrolet", "chevy", "toyota", "volkswagen", "vw", "audi", "bmw", "mercedes",
-    "citroen", "honda", "nissan", "kia", "hyundai", "jeep", "dodge", "ram", "suzuki", "mitsubishi", "chery", "byd",
-    "mini", "volvo", "seat", "subaru", "mazda", "porsche", "iveco", "gol", "modelo",
+    "peugeot",
+    "fiat",
+    "ford",
+    "renault",
+    "chevrolet",
+    "chevy",
+    "toyota",
+    "volkswagen",
+    "vw",
+    "audi",
+    "bmw",
+    "mercedes",
+    "citroen",
+    "honda",
+    "nissan",
+    "kia",
+    "hyundai",
+    "jeep",
+    "dodge",
+    "ram",
+    "suzuki",
+    "mitsubishi",
+    "chery",
+    "byd",
+    "mini",
+    "volvo",
+    "seat",
+    "subaru",
+    "mazda",
+    "porsche",
+    "iveco",
+    "gol",
+    "modelo",
 }
 # Short everyday words that must not be read as a block of plate letters.
 _STOPWORDS = set(
@@ -258,7 +400,7 @@ _STOPWORDS = set(
     dia dias mes año ano sr sra don doña ni tan para pero como cual cuál ahi ahí aca acá alla allá asi así bien mal
     auto moto coche gol ka kia bmw vw up fox ds mg gm cx qq sw tt rs gt gti suv pm am dale che bah uh oh ay ey ni
     vez veo ves van dan den sea ser iba fui mia mío mia mis tus sus nada todo toda odo sol mar luz sal gas cap nro
-    num mil seg hola chau gracias vale tenes tengo las por que qué eee ahh mmm mm eh este osea chapa ese esa ten sal
+    num mil seg hola chau gracias vale tenes tengo las por que qué este osea chapa ese esa ten sal
     pon dar doy va vas vea visto dame deme aqui aquí ahora porfa favor the and""".split()
 )
 
@@ -269,21 +411,35 @@ class _Item:
     value: str
     strong: bool  # evidence of spelling (a weak letter is also an everyday word: "a", "de", "y")
     pos: int  # token index, for ordering against stay and disowning phrases
-    single: bool = False  # a one-character token ("a", "e"): spelled vowels in a row are a plate
+    single: bool = False  # a one-character token
+    word: str = ""  # the token, when a letter name could also be letters written together ("de" = D or DE)
 
 
-def _cased_tokens(text: str) -> tuple[list[str], list[bool]]:
-    words = _tokenize(text)
-    raw = re.findall(
-        r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|\d+,\d+|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]",
-        "".join(c for c in unicodedata.normalize("NFD", unicodedata.normalize("NFC", text).replace("ñ", "\0")
-                                                 .replace("Ñ", "\1")) if not unicodedata.combining(c))
-        .replace("\0", "ñ").replace("\1", "Ñ"),
-        flags=re.I,
+def _cased_tokens(text: str) -> tuple[list[str], list[str]]:
+    """Folded tokens plus a flag for letters that were *written* as a block ("DE" in "AB 123 DE", "ab123de"):
+    those are letters, never the spoken letter name "de"."""
+    words: list[str] = []
+    written: list[bool] = []
+    matches = list(_TOKEN_RE.finditer(_strip_accents(text)))
+    for k, m in enumerate(matches):
+        tok = m.group()
+        words.append(tok.lower())
+        written.append(tok.isalpha() and (_glued(matches, k) or (len(tok) > 1 and tok.isupper())))
+    shouted = sum(written) > 0.5 * sum(w.isalpha() and len(w) > 1 for w in words)
+    flags = ["W" if f else ("s" if m.group() == "Y" else "") for f, m in zip(written, matches, strict=True)]
+    if shouted:  # an all-caps answer: "LA" or "ES" may be words, so they are only weak letters
+        flags = [
+            f and ("w" if w in _STOPWORDS and not _glued(matches, k) else "W")
+            for k, (f, w) in enumerate(zip(flags, words, strict=True))
+        ]
+    return words, flags
+
+
+def _glued(matches: list[re.Match], k: int) -> bool:
+    m = matches[k]
+    return (k > 0 and matches[k - 1].end() == m.start() and matches[k - 1].group()[-1].isdigit()) or (
+        k + 1 < len(matches) and matches[k + 1].start() == m.end() and matches[k + 1].group()[0].isdigit()
     )
-    if len(raw) != len(words):  # defensive: case is only a hint
-        return words, [False] * len(words)
-    return words, [r.isupper() and r.isalpha() for r in raw]
 
 
 def _is_quantity(words: list[str], start: int, end: int) -> bool:
@@ -316,15 +472,21 @@ def _letter_at(words: list[str], i: int) -> tuple[str, int] | None:
     return None
 
 
-_NOT_MNEMONIC = set(_NUMBER_WORDS) | {n for k in _LETTER_PHRASES for n in k} | {"duplicado", "triplicado", "cuadruplicado"}
+_NOT_MNEMONIC = (
+    set(_NUMBER_WORDS) | {n for k in _LETTER_PHRASES for n in k} | {"duplicado", "triplicado", "cuadruplicado"}
+)
 
 
-def _plate_items(words: list[str], upper: list[bool]) -> list[_Item]:
+def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
     items: list[_Item] = []
     i = 0
     n = len(words)
     while i < n:
         w = words[i]
+        if upper[i] in ("W", "w") and len(w) <= 4:
+            items.extend(_Item("L", c.upper(), upper[i] == "W", i) for c in w)
+            i += 1
+            continue
         if not w[0].isalnum() or w in _FILLERS:
             i += 1
             continue
@@ -351,15 +513,19 @@ def _plate_items(words: list[str], upper: list[bool]) -> list[_Item]:
                 items.append(_Item(kind, got[0], True, i))
                 i += got[1]
                 continue
+        if upper[i] == "s":  # a capital "Y" on its own was written as the letter Y, not the word "y"
+            items.append(_Item("L", "Y", False, i, single=True))
+            i += 1
+            continue
         letter = _letter_at(words, i)
         if letter is not None and (letter[1] > 1 or w not in _STOPWORDS or w in LETTER_NAMES_FOLDED):
-            weak = letter[1] == 1 and w in _WEAK_LETTER_WORDS and not (upper[i] and len(w) == 1 and i > 0)
-            items.append(_Item("L", letter[0], not weak, i, single=len(w) == 1))
+            weak = letter[1] == 1 and w in _WEAK_LETTER_WORDS
+            items.append(_Item("L", letter[0], not weak, i, single=len(w) == 1, word=w if letter[1] == 1 else ""))
             i += letter[1]
             continue
-        if w.isalpha() and 2 <= len(w) <= 4 and w not in _STOPWORDS and (len(w) < 4 or upper[i]):
+        if w.isalpha() and 2 <= len(w) <= 3 and w not in _STOPWORDS:
             for c in w:
-                items.append(_Item("L", c.upper(), True, i))
+                items.append(_Item("L", c.upper(), True, i, word="#block"))
             i += 1
             continue
         items.append(_Item("X", w, False, i))
@@ -371,7 +537,7 @@ LETTER_NAMES_FOLDED = {_fold(name) for names in LETTER_NAMES.values() for name i
 
 
 def _resolve_o_and_y(items: list[_Item], words: list[str]) -> list[_Item]:
-    """"o" between digits is 0 ("uno o dos"); "y" is the letter I only inside a spelled run ("y o u")."""
+    """ "o" between digits is 0 ("uno o dos"); "y" is the letter I only inside a spelled run ("y o u")."""
     out: list[_Item] = []
     for k, it in enumerate(items):
         prev = items[k - 1] if k > 0 else None
@@ -379,7 +545,9 @@ def _resolve_o_and_y(items: list[_Item], words: list[str]) -> list[_Item]:
         w = words[it.pos]
         if it.kind == "L" and w == "o" and prev and nxt and prev.kind == "D" and nxt.kind == "D":
             it = _Item("D", "0", True, it.pos)
-        elif it.kind == "L" and w == "y" and not (nxt and nxt.kind == "L" and nxt.pos == it.pos + 1):
+        elif (
+            it.kind == "L" and w == "y" and it.value == "I" and not (nxt and nxt.kind == "L" and nxt.pos == it.pos + 1)
+        ):
             it = _Item("X", "y", False, it.pos)
         out.append(it)
     return out
@@ -448,18 +616,30 @@ def _plate_in_run(run: list[_Item], duplicate_letter: str | None) -> _Candidate 
                     run = run[:k] + run[k + 1 :]
                     break
     cands = cands or _candidates(run)
+    if not cands and any(it.word == "#block" for it in run) and any(len(it.word) in (2, 3) for it in run):
+        # "ab 123 de" written in lower case: the short letter names there are letters written together too.
+        run = [x for it in run for x in _as_written(it)]
+        cands = _candidates(run)
     if not cands:
         return None
     loose = _candidates(run, loose=True)
     chosen = cands[-1]
     ids = {id(it) for it in chosen.items}
     for other in loose:
-        if other.plate != chosen.plate and ids & {id(it) for it in other.items} and not (
-            {id(it) for it in other.items} <= ids
+        if (
+            other.plate != chosen.plate
+            and ids & {id(it) for it in other.items}
+            and not ({id(it) for it in other.items} <= ids)
         ):
             if other.score[0] >= 1 and _digit_block_differs(chosen, other):
                 return None  # "123 ABC 123": two readings share letters
     return chosen
+
+
+def _as_written(it: _Item) -> list[_Item]:
+    if len(it.word) in (2, 3) and it.word.isalpha():
+        return [_Item("L", c.upper(), True, it.pos) for c in it.word]
+    return [it]
 
 
 def _digit_block_differs(a: _Candidate, b: _Candidate) -> bool:
@@ -500,7 +680,7 @@ _DISOWN = re.compile(
 _DUPLICATE = {"duplicado": "D", "triplicado": "T", "cuadruplicado": "C"}
 
 
-def _extract_plate(words: list[str], upper: list[bool]) -> str | None:
+def _extract_plate(words: list[str], upper: list[str]) -> str | None:
     items = _plate_items(words, upper)
     duplicate_letter = next((_DUPLICATE[w] for w in words if w in _DUPLICATE), None)
     runs: list[list[_Item]] = [[]]
@@ -578,8 +758,12 @@ _CLOCK_TRIGGER = re.compile(
     r"\b(hasta|vuelvo|vuelva|volver|vengo|venir|paso|pasar|pasare|salgo|me voy|retiro|retirar\w*|busco|buscar\w*|"
     r"regreso|regresar|saco|sacar\w*|recojo|levanto|necesito|termino|me lo llevo|lo llevo|estoy de vuelta|vuelta)\b"
 )
-_CLOCK_AFTER_TRIGGER = re.compile(r"^\s*,?\s*(?:lo |la |te |me )?(vuelvo|vengo|paso|busco|retiro|saco|regreso|me voy|salgo)\b")
-_CLOCK_BLOCKER = re.compile(r"\b(llegue|llego|llegamos|son|eran|es la|entro|turno|cita|reunion|empieza|abre|abren|desde)\b")
+_CLOCK_AFTER_TRIGGER = re.compile(
+    r"^\s*,?\s*(?:lo |la |te |me )?(vuelvo|vengo|paso|busco|retiro|saco|regreso|me voy|salgo)\b"
+)
+_CLOCK_BLOCKER = re.compile(
+    r"\b(llegue|llego|llegamos|son|eran|es la|entro|turno|cita|reunion|empieza|abre|abren|desde)\b"
+)
 _IGNORE_BEFORE = re.compile(
     r"(\b(cuanto|precio|tarifa|pesos|sale|cuesta|cobr\w*|valor|hace|aguanta\w*|espera\w*|banca\w*|dame|deme|"
     r"segundo)\b[^.?!;]{0,25}|\$[^.?!;]{0,25})$"
@@ -595,7 +779,7 @@ def _stay_text(words: list[str]) -> str:
         elif re.fullmatch(r"\d+,\d+", w):
             w = w.replace(",", ".")
         toks.append(w)
-    s = " ".join(toks)
+    s = " ".join(toks).replace("ñ", "n")
     s = re.sub(r"\b(mas o menos|masomenos|y pico|aproximadamente|aprox)\b", " ", s)
     return re.sub(r"\s+", " ", s)
 
@@ -624,7 +808,7 @@ def _clock_minutes(m: re.Match, s: str, arrival: datetime.time | None) -> int | 
             h = 0 if h == 12 else (h + 12 if h >= 6 and h < 12 else h)
         elif ampm == "am" or part in ("manana", "madrugada"):
             h = 0 if h == 12 else h
-    if h > 24 or mm > 59 or h < 0:
+    if h > 24 or mm > 59 or h < 0:  # noqa: PLR2004
         return None
     arr = arrival.hour * 60 + arrival.minute
     clause = re.split(r"[.?!;]", s[: m.start()])[-1]
@@ -741,9 +925,7 @@ _INDIFFERENT = re.compile(
     r"donde haya lugar|donde haya|indistinto|no tengo preferencia|sin preferencia|no me importa|no importa|"
     r"me es indistinto|como sea|es lo mismo|ni idea|no se)\b"
 )
-_NEG_BEFORE = re.compile(
-    r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+\w+){0,5}\s*$"
-)
+_NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+\w+){0,5}\s*$")
 _NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se))")
 _COND_NEG = re.compile(r"\bsi no hay\s*$")
 
@@ -752,7 +934,7 @@ def _clauses(s: str) -> list[tuple[int, str]]:
     """Split on sentence ends and on words that restart a thought ("bueno", "pero")."""
     out = []
     start = 0
-    for m in re.finditer(r"[.;!?¿…]|\b(bueno|pero|aunque|igual|mejor dicho)\b", s):
+    for m in re.finditer(r"[.;!?¿…]|\b(bueno|pero|aunque|mejor dicho)\b", s):
         out.append((start, s[start : m.start()]))
         start = m.start() if m.group(1) else m.end()
     out.append((start, s[start:]))
@@ -771,7 +953,7 @@ def _extract_covered(words: list[str]) -> bool | None:
             if m.group("true") in ("adentro",) or m.group("false") == "afuera":
                 if _OTHER_SENSE_BEFORE.search(before) or _OTHER_SENSE_AFTER.search(after):
                     continue
-            elif _OTHER_SENSE_AFTER.search(after) and re.match(r"\s*por\b", after):
+            elif re.match(r"\s*por (el|la|mi|su)\b", after):
                 continue  # "cubierto por el seguro"
             val = m.group("true") is not None
             if m.group("false") == "sin techo":
@@ -834,7 +1016,7 @@ def confirm(text: str) -> bool | None:
         return None
     yes, no = _YES.search(s), _NO.search(s)
     if yes and no:
-        return yes.start() > no.start() and bool(re.search(r"\b(esta bien|todo bien|dale|joya|si)\b", s[no.end():]))
+        return yes.start() > no.start() and bool(re.search(r"\b(esta bien|todo bien|dale|joya|si)\b", s[no.end() :]))
     if yes:
         return True
     if no:

@@ -1,9 +1,500 @@
-"""Tests for extraccion.py (slot extraction from a transcribed answer)."""
+"""Tests for extraccion.py: own phrasings, property tests, and the peer corpora as an outside check."""
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from extraccion import LETTER_NAMES, Slots, confirm, extract
+
+T14 = dt.time(14, 0)
+
+# ----------------------------------------------------------------------------------------------
+# Plate: (answer, expected plate). Digits, number words and messy ASR output; None = no plate.
+# ----------------------------------------------------------------------------------------------
+PLATE_CASES = [
+    # written digits and letters
+    ("AB 123 CD", "AB123CD"),
+    ("AB123CD", "AB123CD"),
+    ("ab123cd", "AB123CD"),
+    ("AB-123-CD", "AB123CD"),
+    ("A.B. 123 C.D.", "AB123CD"),
+    ("a b 1 2 3 c d", "AB123CD"),
+    ("A, B, 1, 2, 3, C, D.", "AB123CD"),
+    ("La patente es AB 123 CD.", "AB123CD"),
+    ("Patente: AF 914 HH", "AF914HH"),
+    ("ABC 123", "ABC123"),
+    ("abc123", "ABC123"),
+    ("Es la KJH 765.", "KJH765"),
+    ("123 ABC", "123ABC"),
+    ("la moto es 456 XYZ", "456XYZ"),
+    ("A 123 BCD", "A123BCD"),
+    ("a123bcd", "A123BCD"),
+    ("AC456OI", "AC456OI"),
+    ("AE 010 OO", "AE010OO"),
+    ("IOQ 111", "IOQ111"),
+    ("ZZ 999 ZZ", "ZZ999ZZ"),
+    ("AA 000 AA", "AA000AA"),
+    ("Eh, la patente es AG 345 KL, bueno", "AG345KL"),
+    ("mi auto es el AD 202 FF", "AD202FF"),
+    ("AB 1 2 3 CD", "AB123CD"),
+    ("AB 12 3 CD", "AB123CD"),
+    ("AB 1 23 CD", "AB123CD"),
+    ("ab 2 20 cd", "AB220CD"),
+    ("GHI 234 y me quedo dos horas", "GHI234"),
+    ("ABC 123 4 horas", "ABC123"),
+    ("KJH 765 45 minutos", "KJH765"),
+    ("tengo un Gol, patente GHI 234", "GHI234"),
+    ("un Peugeot 208, la patente es AF 123 BC", "AF123BC"),
+    # letter names and number words
+    ("a be ciento veintitrés ce de", "AB123CD"),
+    ("Ah, be, ciento veintitrés, ce de", "AB123CD"),
+    ("a be uno dos tres ce de", "AB123CD"),
+    ("a be cuatro cincuenta ce de", "AB450CD"),
+    ("a be doce tres ce de", "AB123CD"),
+    ("a be uno veintidós ce de", "AB122CD"),
+    ("a be cero cuarenta y cinco ce de", "AB045CD"),
+    ("a be doble cero cuatro ce de", "AB004CD"),
+    ("a be uno o dos ce de", "AB102CD"),
+    ("efe ge cero cero siete hache i", "FG007HI"),
+    ("jota ka ele setecientos ochenta y nueve", "JKL789"),
+    ("eme ene o trescientos", "MNO300"),
+    ("pe cu erre cuatro cinco seis", "PQR456"),
+    ("ese te u novecientos noventa y nueve", "STU999"),
+    ("ve doble ve equis ciento uno", "VWX101"),
+    ("i griega zeta a doscientos dos", "YZA202"),
+    ("y griega zeta a 202", "YZA202"),
+    ("ye zeta a 202", "YZA202"),
+    ("y o u doscientos", "IOU200"),
+    ("be larga a ciento once ve corta ve corta", "BA111VV"),
+    ("b larga, a, 1 1 1, v corta, doble v", "BA111VW"),
+    ("be de burro ce de casa trescientos treinta de de dedo a", "BC330DA"),
+    ("eme de mamá pe de papá 123 ka jota", "MP123KJ"),
+    ("hache hache quinientos cinco jota jota", "HH505JJ"),
+    ("uve doble, a, 3 4 5, erre, ese", "WA345RS"),
+    ("doble u a 345 erre ese", "WA345RS"),
+    ("a ce cuatro cinco seis o i", "AC456OI"),
+    ("a e cero diez o o", "AE010OO"),
+    ("la patente es a e cero uno cero o o", "AE010OO"),
+    ("zeta zeta novecientos noventa y nueve zeta zeta", "ZZ999ZZ"),
+    ("seta seta 999 seta seta", "ZZ999ZZ"),
+    ("ache a 321 be be", "HA321BB"),
+    ("a se 456 de e", "AC456DE"),
+    ("cuatrocientos cincuenta y seis equis i griega zeta", "456XYZ"),
+    ("cuatro cinco seis equis ye zeta", "456XYZ"),
+    ("a ciento veintitrés be ce de", "A123BCD"),
+    ("a, uno, dos, tres, be, ce, de", "A123BCD"),
+    ("Patente a be, ciento veintitrés, ce de. Me quedo una hora.", "AB123CD"),
+    ("bueno eh la patente es a be ciento veintitres ce de", "AB123CD"),
+    ("La patente es: A, B, ciento veinte, tres... no, ciento veintitrés, C, D.", "AB123CD"),
+    # corrections, D/T/C marker, disowned plates
+    ("a be ciento veintitrés ce de, no, ce e", "AB123CE"),
+    ("a efe dos dos dos, no, tres tres tres, hache hache", "AF333HH"),
+    ("AB 123 CD, no perdón, AB 124 CD", "AB124CD"),
+    ("AB 123 CD no, 124", "AB124CD"),
+    ("ABC 123, digo, ABD 123", "ABD123"),
+    ("A B C D 1 2 3, la D es la de duplicado", "ABC123"),
+    ("ABCD 123 duplicado", "ABC123"),
+    ("ABC 123 T, la T es de triplicado", "ABC123"),
+    ("AB 123 CD, esa es la del otro auto", None),
+    ("AB 123 CD, esa es la del otro auto, la mía es AC 456 OI", "AC456OI"),
+    # nulls: incomplete, invalid shape, foreign, old provincial, ambiguous
+    ("", None),
+    ("no sé la patente", None),
+    ("AB 123", None),
+    ("a be ciento veintitrés", None),
+    ("AF y algo", None),
+    ("ABC", None),
+    ("la patente termina en 123", None),
+    ("AÑ 123 CD", None),
+    ("a eñe 123 ce de", None),
+    ("AB12345", None),
+    ("AB 1234 CD", None),
+    ("ABCD 1234", None),
+    ("RJX4E21", None),
+    ("es brasilera, RJX 4E21", None),
+    ("SBC 1234", None),
+    ("uruguaya, ese be ce mil doscientos treinta y cuatro", None),
+    ("BBCL12", None),
+    ("B 1234567", None),
+    ("C 123456", None),
+    ("be uno dos tres cuatro cinco seis", None),
+    ("123 ABC 123", None),
+    ("ABC 123 DEF 456", None),
+    ("C1425DKF", None),
+    ("el código postal es C1425DKF", None),
+    ("mi celular es 11 4567 8901", None),
+    ("llamame al 15 3456 7890", None),
+    ("DNI 30.123.456", None),
+    ("mi documento es treinta millones ciento veintitrés mil", None),
+    ("CUIT 20-30123456-7", None),
+    ("son 1.500 pesos", None),
+    ("$ 800", None),
+    ("ochocientos pesos la hora", None),
+    ("vivo en Corrientes 1234", None),
+    ("es un Peugeot 208", None),
+    ("un BMW X5", None),
+    ("una Toyota SW4", None),
+    ("un Audi A3", None),
+    ("un BMW 320", None),
+    ("un Fiat 600 rojo", None),
+    ("me quedo dos horas", None),
+    ("de 100 a 200 pesos", None),
+    ("hasta las 18:30", None),
+    ("techado si hay", None),
+    ("a las dos de la tarde", None),
+    ("te dejo 500 y me das el ticket", None),
+]
+
+# ----------------------------------------------------------------------------------------------
+# Stay: (answer, arrival, expected minutes)
+# ----------------------------------------------------------------------------------------------
+STAY_CASES = [
+    ("dos horas", None, 120),
+    ("2 horas", None, 120),
+    ("2 hs", None, 120),
+    ("2hs", None, 120),
+    ("2h", None, 120),
+    ("Me quedo dos horas.", None, 120),
+    ("una hora", None, 60),
+    ("1 hora", None, 60),
+    ("una horita", None, 60),
+    ("un par de horitas", None, 120),
+    ("media hora", None, 30),
+    ("Media hora nomás.", None, 30),
+    ("cuarto de hora", None, 15),
+    ("un cuarto de hora", None, 15),
+    ("tres cuartos de hora", None, 45),
+    ("45 minutos", None, 45),
+    ("cuarenta y cinco minutos", None, 45),
+    ("45 min", None, 45),
+    ("45min", None, 45),
+    ("veinte minutitos", None, 20),
+    ("hora y media", None, 90),
+    ("una hora y media", None, 90),
+    ("1 hora y media", None, 90),
+    ("1 hora y cuarto", None, 75),
+    ("dos horas y media", None, 150),
+    ("dos horas y cuarto", None, 135),
+    ("1 hora 15", None, 75),
+    ("una hora cuarenta", None, 100),
+    ("2 horas 30", None, 150),
+    ("dos horas treinta", None, 150),
+    ("1h30", None, 90),
+    ("1 h 30", None, 90),
+    ("una hora y treinta minutos", None, 90),
+    ("1,5 horas", None, 90),
+    ("un día", None, 1440),
+    ("1 dia", None, 1440),
+    ("dos días", None, 2880),
+    ("una semana", None, 10080),
+    ("un par de horas", None, 120),
+    ("un par de días", None, 2880),
+    ("un par de minutos", None, 2),
+    ("más o menos dos horas", None, 120),
+    ("unas 3 horas", None, 180),
+    ("calculo que tres horas", None, 180),
+    ("una hora nomás", None, 60),
+    ("una hora y pico", None, 60),
+    ("dos horas y pico", None, 120),
+    ("entre dos y tres horas", None, 180),
+    ("entre 2 y 3 horas", None, 180),
+    ("dos o tres horas", None, 180),
+    ("2 o 3 hs", None, 180),
+    ("de 1 a 2 horas", None, 120),
+    ("de una a dos horas", None, 120),
+    ("una hora y media o dos", None, 120),
+    ("entre media hora y una hora", None, 60),
+    ("media hora o una hora", None, 60),
+    ("de 30 a 45 minutos", None, 45),
+    ("hora y media como mucho", None, 90),
+    ("menos de una hora", None, 60),
+    ("no más de 40 minutos", None, 40),
+    ("dos horas máximo", None, 120),
+    ("máximo dos horas", None, 120),
+    ("todo el día", None, 720),
+    ("Todo el día.", None, 720),
+    ("toda la noche", None, 720),
+    ("medio día", None, 360),
+    ("dos horas, no, mejor tres", None, 180),
+    ("tres horas, no, mejor dos", None, 120),
+    ("una hora... no, dos horas", None, 120),
+    ("en 2 horas lo retiro", None, 120),
+    ("vuelvo en una hora", None, 60),
+    ("ABC 123 4 horas", None, 240),
+    ("KJH 765 45 minutos", None, 45),
+    ("eh, bueno, este, dos horas", None, 120),
+    # clock times
+    ("hasta las 18", T14, 240),
+    ("hasta las 18:30", T14, 270),
+    ("hasta las 18.30", T14, 270),
+    ("hasta las seis de la tarde", T14, 240),
+    ("hasta las 6 de la tarde", T14, 240),
+    ("vuelvo a las cinco", T14, 180),
+    ("vuelvo a las 5", T14, 180),
+    ("paso a buscarlo a las siete", T14, 300),
+    ("salgo a las 16", T14, 120),
+    ("me voy a las cuatro y media", T14, 150),
+    ("hasta las seis y cuarto", T14, 255),
+    ("hasta las 7 menos cuarto", T14, 285),
+    ("hasta las diecinueve treinta", T14, 330),
+    ("hasta el mediodía", dt.time(10, 0), 120),
+    ("hasta la medianoche", dt.time(22, 0), 120),
+    ("hasta las 12 de la noche", dt.time(22, 0), 120),
+    ("hasta las 8 de la mañana", dt.time(22, 0), 600),
+    ("hasta mañana a las 9", dt.time(20, 0), 780),
+    ("hasta las 2", dt.time(15, 0), 660),
+    ("hasta las 14", dt.time(15, 0), 1380),
+    ("hasta las 3 pm", dt.time(9, 0), 360),
+    ("a las 6 lo vengo a buscar", T14, 240),
+    ("hasta las 18", None, None),
+    # not a stay, vague
+    ("llegué a las 18:30", T14, None),
+    ("son las 14:45", T14, None),
+    ("el turno es a las 18:30", T14, None),
+    ("cuánto sale la hora", None, None),
+    ("¿son 1.500 pesos por 2 horas?", None, None),
+    ("¿Cuánto me cobrás por dos horas?", None, None),
+    ("aguantame 2 minutos", None, None),
+    ("esperame un minuto", None, None),
+    ("un rato", None, None),
+    ("un ratito", None, None),
+    ("un rato largo", None, None),
+    ("unas horas", None, None),
+    ("unos días", None, None),
+    ("el fin de semana", None, None),
+    ("toda la tarde", None, None),
+    ("hasta la tarde", None, None),
+    ("hasta que cierren", None, None),
+    ("hasta mañana", None, None),
+    ("no sé cuánto", None, None),
+    ("AB 123 CD", None, None),
+    ("techado", None, None),
+    ("", None, None),
+]
+
+# ----------------------------------------------------------------------------------------------
+# Covered: (answer, expected)
+# ----------------------------------------------------------------------------------------------
+COVERED_CASES = [
+    ("techado", True),
+    ("Techado.", True),
+    ("bajo techo", True),
+    ("cubierto", True),
+    ("cochera cubierta", True),
+    ("adentro", True),
+    ("en el subsuelo", True),
+    ("si hay techado mejor", True),
+    ("techado si se puede", True),
+    ("techado si hay", True),
+    ("techado si tenés", True),
+    ("prefiero techado si hay lugar", True),
+    ("no quiero dejarlo afuera", True),
+    ("nada de aire libre", True),
+    ("al aire libre no, adentro", True),
+    ("me da igual... bueno, techado si hay", True),
+    ("con techo por favor", True),
+    ("mejor bajo techo que llueve", True),
+    ("al aire libre", False),
+    ("descubierto", False),
+    ("afuera", False),
+    ("afuera está bien", False),
+    ("sin techo", False),
+    ("no hace falta techado", False),
+    ("no necesito techo", False),
+    ("techado no", False),
+    ("Techado: no.", False),
+    ("bajo techo no, al descubierto", False),
+    ("no, no hace falta que sea cubierto", False),
+    ("me da igual", None),
+    ("me da lo mismo", None),
+    ("lo que sea", None),
+    ("donde sea", None),
+    ("cualquiera", None),
+    ("donde haya lugar", None),
+    ("indistinto", None),
+    ("no tengo preferencia", None),
+    ("no me importa si es techado o no", None),
+    ("techado o descubierto, me da igual", None),
+    ("¿cuánto sale el techado?", None),
+    ("las llaves las dejo adentro del auto", None),
+    ("cubierto por el seguro", None),
+    ("me espera afuera", None),
+    ("dos horas", None),
+    ("AB 123 CD", None),
+    ("", None),
+]
+
+CONFIRM_CASES = [
+    ("sí", True), ("Sí.", True), ("si", True), ("dale", True), ("joya", True), ("correcto", True),
+    ("exacto", True), ("perfecto", True), ("ok", True), ("está bien", True), ("sí, correcto", True),
+    ("eh... sí", True), ("de una", True), ("obvio", True), ("afirmativo", True), ("Sí, sí, esa es.", True),
+    ("no", False), ("No.", False), ("nah", False), ("no, está mal", False), ("negativo", False),
+    ("está mal", False), ("incorrecto", False), ("sí, pero la patente está mal", False), ("no, no es esa", False),
+    ("no sé", None), ("", None), ("hola", None), ("¿qué?", None),
+]
+
+# Whole answers: every slot at once.
+FULL_CASES = [
+    ("La patente es AB 123 CD, me quedo dos horas, techado si hay.", T14, Slots("AB123CD", 120, True)),
+    ("a be ciento veintitrés ce de, hasta las seis de la tarde, afuera está bien", T14, Slots("AB123CD", 240, False)),
+    ("KJH 765 45 minutos, me da igual dónde", T14, Slots("KJH765", 45, None)),
+    ("Bueno, eh, ABC 123 4 horas bajo techo", T14, Slots("ABC123", 240, True)),
+    ("mi celular es 11 4567 8901 y vuelvo a las cinco", T14, Slots(None, 180, None)),
+    ("¿Cuánto sale la hora?", T14, Slots(None, None, None)),
+]
 
 
-from extraccion import Slots, confirm, extract
+@pytest.mark.parametrize(("text", "expected"), PLATE_CASES)
+def test_plate(text, expected):
+    assert extract(text).plate == expected
 
 
-def test_smoke():
-    assert extract("AB 123 CD, dos horas, techado") == Slots("AB123CD", 120, True)
-    assert confirm("sí") is True
+@pytest.mark.parametrize(("text", "arrival", "expected"), STAY_CASES)
+def test_stay(text, arrival, expected):
+    assert extract(text, arrival).stay_minutes == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), COVERED_CASES)
+def test_covered(text, expected):
+    assert extract(text).covered is expected
+
+
+@pytest.mark.parametrize(("text", "expected"), CONFIRM_CASES)
+def test_confirm(text, expected):
+    assert confirm(text) is expected
+
+
+@pytest.mark.parametrize(("text", "arrival", "expected"), FULL_CASES)
+def test_full_answer(text, arrival, expected):
+    assert extract(text, arrival) == expected
+
+
+def test_table_size():
+    total = len(PLATE_CASES) + len(STAY_CASES) + len(COVERED_CASES) + len(CONFIRM_CASES) + len(FULL_CASES)
+    assert total >= 300
+
+
+def test_no_torch_import():
+    code = "import sys, extraccion; assert 'torch' not in sys.modules and 'whisper' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_speed_well_under_a_millisecond():
+    text = "Bueno, eh, la patente es a be ciento veintitrés ce de, me quedo hasta las seis y media, techado si hay"
+    extract(text, T14)
+    n = 300
+    start = time.perf_counter()
+    for _ in range(n):
+        extract(text, T14)
+    assert (time.perf_counter() - start) / n < 1e-3
+
+
+# ----------------------------------------------------------------------------------------------
+# Property tests
+# ----------------------------------------------------------------------------------------------
+_ONES = "cero uno dos tres cuatro cinco seis siete ocho nueve".split()
+_TEENS = "diez once doce trece catorce quince dieciséis diecisiete dieciocho diecinueve".split()
+_TWENTIES = "veinte veintiuno veintidós veintitrés veinticuatro veinticinco veintiséis veintisiete veintiocho veintinueve"
+_TENS = {3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta", 7: "setenta", 8: "ochenta", 9: "noventa"}
+_HUNDREDS = {1: "ciento", 2: "doscientos", 3: "trescientos", 4: "cuatrocientos", 5: "quinientos", 6: "seiscientos",
+             7: "setecientos", 8: "ochocientos", 9: "novecientos"}
+
+
+def _spanish(n: int) -> str:
+    """0..999 in words (test helper, independent of the module)."""
+    if n < 10:
+        return _ONES[n]
+    if n < 20:
+        return _TEENS[n - 10]
+    if n < 30:
+        return _TWENTIES.split()[n - 20]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " y " + _ONES[n % 10])
+    if n == 100:
+        return "cien"
+    return _HUNDREDS[n // 100] + ("" if n % 100 == 0 else " " + _spanish(n % 100))
+
+
+def _say_group(group: str, words: bool) -> str:
+    if not words:
+        return group
+    zeros = len(group) - len(group.lstrip("0"))
+    rest = group.lstrip("0")
+    return " ".join(["cero"] * zeros + ([_spanish(int(rest))] if rest else []))
+
+
+@st.composite
+def spoken_plates(draw):
+    shape = draw(st.sampled_from(["LLDDDLL", "LLLDDD", "DDDLLL", "LDDDLLL"]))
+    letters = st.sampled_from(sorted(LETTER_NAMES))
+    plate = "".join(draw(letters) if c == "L" else str(draw(st.integers(0, 9))) for c in shape)
+    style = draw(st.sampled_from(["compact", "spaced", "spoken"]))
+    sep = draw(st.sampled_from([" ", ", ", " - ", "... "]))
+    blocks, cur = [], ""
+    for c in plate:
+        if cur and cur[-1].isdigit() != c.isdigit():
+            blocks.append(cur)
+            cur = ""
+        cur += c
+    blocks.append(cur)
+    if style == "compact":
+        spoken = plate
+    elif style == "spaced":
+        spoken = " ".join(blocks)
+    else:
+        parts = []
+        for block in blocks:
+            if block[0].isalpha():
+                parts += [draw(st.sampled_from(LETTER_NAMES[c])) for c in block]
+            else:
+                cuts = draw(st.sampled_from([(3,), (1, 2), (2, 1), (1, 1, 1)]))
+                groups, k = [], 0
+                for size in cuts:
+                    groups.append(block[k : k + size])
+                    k += size
+                prev_round_tens = False
+                for g in groups:
+                    words = draw(st.booleans()) and not prev_round_tens
+                    parts.append(_say_group(g, words))
+                    prev_round_tens = words and len(g) == 2 and g[1] == "0" and g[0] != "0"
+        spoken = sep.join(parts)
+    prefix = draw(st.sampled_from(["", "La patente es ", "eh, ", "Es la ", "patente "]))
+    suffix = draw(st.sampled_from(["", ".", ", me quedo dos horas", " y techado si hay"]))
+    return plate, prefix + spoken + suffix
+
+
+@settings(max_examples=400, deadline=None)
+@given(spoken_plates())
+def test_any_spoken_plate_round_trips(case):
+    plate, text = case
+    assert extract(text).plate == plate, text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(), st.one_of(st.none(), st.times()))
+def test_any_text_never_raises(text, arrival):
+    slots = extract(text, arrival)
+    assert slots.plate is None or slots.plate.isalnum()
+    confirm(text)
+
+
+_WORDISH = st.lists(
+    st.sampled_from(
+        ["a", "be", "de", "o", "y", "no", "123", "1", "ciento", "veinte", "horas", "las", "hasta", "techado", "ese",
+         "ce", "doble", "cero", "ñ", ",", "?", "12:30", "mil", "media", "par", "un", "de la tarde", "afuera"]
+    ),
+    max_size=14,
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDISH, st.one_of(st.none(), st.times()))
+def test_plate_like_noise_never_raises(text, arrival):
+    slots = extract(text, arrival)
+    assert slots.stay_minutes is None or slots.stay_minutes >= 0
