@@ -166,8 +166,13 @@ def _merge_number_spellings(words: list[str]) -> list[str]:
     i = 0
     while i < len(words):
         w = words[i]
-        if w in _TENS_JOIN and i + 2 < len(words) and words[i + 1] == "y" and words[i + 2] in _UNITS[4:]:
-            out.append(_TENS_JOIN[w] + words[i + 2])
+        if w in _TENS_JOIN and i + 2 < len(words) and words[i + 1] == "y" and words[i + 2] in _UNITS[1:]:
+            unit = words[i + 2]
+            if unit in ("uno", "una", "un") and w == "diez":
+                out.append(w)
+                i += 1
+                continue
+            out.append(_TENS_JOIN[w] + ("uno" if unit == "un" else unit))
             i += 3
             continue
         if w in _HUNDREDS and i + 1 < len(words) and words[i + 1] == "cientos":
@@ -195,7 +200,7 @@ def _number_at(words: list[str], i: int) -> tuple[str, int] | None:
     best: tuple[str, int] | None = None
     j = i
     parts: list[str] = []
-    while j < len(words) and j - i < 12:
+    while j < len(words) and j - i < 40:
         if words[j] in _NUMBER_WORDS and words[j] not in _ZERO_WORDS:
             parts.append(_NUMBER_WORDS[words[j]])
         elif words[j] == "y" and parts:
@@ -221,7 +226,15 @@ def _number_at(words: list[str], i: int) -> tuple[str, int] | None:
 
 def parse_number(text: str) -> float | None:
     """A whole phrase as one number (used by the tests against the peer corpora)."""
-    toks = [t for t in _tokenize(text) if t not in {"-", "+"}]
+    toks = _tokenize(text)
+    sign = 1.0
+    if toks and toks[0] in {"-", "menos", "negativo"}:
+        sign, toks = -1.0, toks[1:]
+    value = _unsigned_number(toks)
+    return None if value is None else sign * value
+
+
+def _unsigned_number(toks: list[str]) -> float | None:
     if not toks:
         return None
     if len(toks) == 1 and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", toks[0]):
@@ -401,7 +414,7 @@ _STOPWORDS = set(
     auto moto coche gol ka kia bmw vw up fox ds mg gm cx qq sw tt rs gt gti suv pm am dale che bah uh oh ay ey ni
     vez veo ves van dan den sea ser iba fui mia mío mia mis tus sus nada todo toda odo sol mar luz sal gas cap nro
     num mil seg hola chau gracias vale tenes tengo las por que qué este osea chapa ese esa ten sal
-    pon dar doy va vas vea visto dame deme aqui aquí ahora porfa favor the and""".split()
+    pon dar doy va vas vea visto dame deme aqui aquí ahora porfa favor the and kg km cm mm gr lt ml kw cv hp""".split()
 )
 
 
