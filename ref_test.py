@@ -1,0 +1,558 @@
+"""Evaluate a Whisper model on held-out audio: `python ref_test.py --checkpoint X --data-dir D`.
+
+Reads top to bottom: read the evaluation set (a data dir or a folder of wavs with `manifest.tsv`) ->
+decode it for real (batched, Spanish forced) -> score WER/CER per corpus, speaker and gender, and the
+parking slots that `extraccion.extract` gets from each hypothesis and each reference -> print a
+table and write the JSON report, its Markdown copy and a PNG chart.
+
+`evaluate()` works on an already-loaded model, so other scripts (the demo) call it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import datos
+import extraccion
+
+# torch, whisper and comun (~4 s to import) are imported inside the functions that need them, so
+# --help and option errors answer at once.
+
+MANIFEST = "manifest.tsv"
+ALL_ROWS = "todo"  # `split` in the report when the set has no particion.tsv
+SLOT_NAMES = ("plate", "stay_minutes", "covered")
+SLOT_LABELS = {"plate": "Patente", "stay_minutes": "Estadía", "covered": "Techado", "all": "Las tres"}
+WORST_N = 10
+REPORT_KEYS = ("model", "data_dir", "split", "n", "wer", "cer", "raw_wer", "by_speaker", "slots",
+               "slots_from_reference", "baseline")
+
+
+class EvalError(ValueError):
+    """A user-facing problem with the evaluation set or options; the message is Spanish."""
+
+
+@dataclass(frozen=True)
+class Item:
+    utt_id: str
+    text: str
+    path: Path
+    speaker: str
+    gender: str | None
+
+
+# --- the evaluation set -----------------------------------------------------------------------------
+
+
+def _manifest_speaker(utt_id: str) -> tuple[str, str | None]:
+    """`slr61_arf_05679_...` -> (`slr61`, 'F'): the source prefix groups a manifest; gender from the rest."""
+    source, _, rest = utt_id.partition("_")
+    return source, datos.gender_of(rest) if rest else None
+
+
+def read_manifest(folder: Path) -> list[tuple[str, str, Path]]:
+    """(id, transcript, wav path) from `manifest.tsv` (header row with `filename` and `transcript`)."""
+    path = folder / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise EvalError(f"{path}: el archivo no está en UTF-8. Convertilo con `iconv -t UTF-8`.") from None
+    rows = list(csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
+    header = [c.strip() for c in rows[0]] if rows else []
+    if "filename" not in header or "transcript" not in header:
+        raise EvalError(f"{path}:1: el encabezado debe tener las columnas `filename` y `transcript` separadas por tabs.")
+    name_col, text_col = header.index("filename"), header.index("transcript")
+    out, seen = [], set()
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) <= max(name_col, text_col) or not row[name_col].strip():
+            raise EvalError(f"{path}:{number}: faltan `filename` o `transcript`.")
+        name = row[name_col].strip()
+        utt_id = Path(name).stem
+        if utt_id in seen:
+            raise EvalError(f"{path}:{number}: el archivo {name} está repetido.")
+        seen.add(utt_id)
+        out.append((utt_id, row[text_col].strip(), folder / name))
+    return out
+
+
+def load_items(data_dir: str | Path, split: str = "test", log=print) -> tuple[list[Item], str, dict | None]:
+    """(items of the chosen split, split name for the report, slot labels or None).
+
+    Data dirs use particion.tsv when present; manifest folders and data dirs without one use every row.
+    """
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise EvalError(f"--data-dir {data_dir}: no existe esa carpeta.")
+    if (folder / datos.TRANSCRIPTS).is_file():
+        texts = datos.read_transcripts(folder)
+        split_map = datos.read_split(folder)
+        if split_map is None:
+            log(f"Aviso: {folder} no tiene {datos.SPLIT}: se evalúan todas las frases ({len(texts)}).")
+            chosen, split_name = list(texts), ALL_ROWS
+        else:
+            chosen, split_name = [i for i in texts if split_map.get(i) == split], split
+            if not chosen:
+                present = sorted(set(split_map.values()))
+                raise EvalError(f"{folder / datos.SPLIT}: no hay frases en la partición {split!r} "
+                                f"(hay: {', '.join(present) or 'ninguna'}). Elegí otra con --split.")
+        items = [Item(i, texts[i], datos.audio_path(folder, i), datos.speaker_of(i), datos.gender_of(i)) for i in chosen]
+        return items, split_name, datos.read_slots(folder)
+    if (folder / MANIFEST).is_file():
+        rows = read_manifest(folder)
+        log(f"Carpeta con {MANIFEST}: se evalúan todas sus filas ({len(rows)}); hablante = prefijo de la fuente.")
+        items = [Item(i, t, p, *_manifest_speaker(i)) for i, t, p in rows]
+        return items, ALL_ROWS, datos.read_slots(folder)
+    raise EvalError(
+        f"--data-dir {data_dir}: no es un data dir (falta {datos.TRANSCRIPTS}) ni una carpeta de audios con {MANIFEST}. "
+        f"Generá uno con `python sintetico.py --out {data_dir}` o `python preparar_datos.py`."
+    )
+
+
+def _usable(items: list[Item], limit: int | None, log) -> list[Item]:
+    """Items whose audio exists, is readable and fits Whisper's 30 s window; the rest counted and reported."""
+    import soundfile as sf
+    from whisper.audio import CHUNK_LENGTH
+
+    from comun import Skipped
+
+    skipped, kept = Skipped(), []
+    for item in items:
+        if limit is not None and len(kept) >= limit:
+            break
+        if not item.path.is_file():
+            skipped.add("audio faltante", item.utt_id)
+            continue
+        try:
+            info = sf.info(str(item.path))
+        except (sf.LibsndfileError, RuntimeError):
+            skipped.add("audio ilegible", item.utt_id)
+            continue
+        if info.frames / info.samplerate > CHUNK_LENGTH:  # decoding would cut it: an unfair error
+            skipped.add(f"audio de más de {CHUNK_LENGTH} s", item.utt_id)
+            continue
+        kept.append(item)
+    if skipped.counts:
+        log(f"Aviso: se omitieron {sum(skipped.counts.values())} frase(s): {skipped.report()}")
+    return kept
+
+
+# --- decoding and scoring ----------------------------------------------------------------------
+
+
+def transcribe_items(model, items: list[Item], beam_size: int | None = None, batch_size: int = 8,
+                     progress: bool = True) -> list[str]:
+    """Real autoregressive decoding, language forced to Spanish, on the model's own device."""
+    import torch
+    from tqdm import tqdm
+
+    import comun
+
+    hypotheses: list[str] = []
+    bar = tqdm(total=len(items), desc="Transcribiendo", unit="frase", disable=not progress, file=sys.stderr)
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        mel = torch.stack([comun.log_mel(comun.load_audio(i.path), model.dims.n_mels) for i in batch])
+        hypotheses += comun.transcribe_batch(model, mel, "es", beam_size=beam_size)
+        bar.update(len(batch))
+    bar.close()
+    return hypotheses
+
+
+def utterance_wer(reference: str, hypothesis: str) -> float | None:
+    """Per-utterance WER after the same normalisation as the corpus WER; None for an empty reference."""
+    import jiwer
+
+    import comun
+
+    ref, hyp = comun.normalize_text(reference), comun.normalize_text(hypothesis)
+    return jiwer.process_words(ref, hyp).wer if ref else None
+
+
+def alignment(reference: str, hypothesis: str) -> str:
+    """REF/HYP lines aligned word by word (jiwer), with S/D/I marks, on normalised text."""
+    import jiwer
+
+    import comun
+
+    ref, hyp = comun.normalize_text(reference), comun.normalize_text(hypothesis)
+    if not ref:
+        return f"REF: (vacía)\nHYP: {hyp}"
+    text = jiwer.visualize_alignment(jiwer.process_words(ref, hyp), show_measures=False, skip_correct=False)
+    return "\n".join(line for line in text.splitlines()[1:] if line.strip())  # drop "=== SENTENCE 1 ==="
+
+
+def _norm_plate(plate: str | None) -> str | None:
+    """Spacing and dashes do not make another plate: "AB 123-CD" == "AB123CD"."""
+    return "".join(c for c in (plate or "").upper() if c.isalnum()) or None
+
+
+def _arrival(labels: datos.SlotLabels) -> datetime.time | None:
+    if not labels.arrival:
+        return None
+    hour, minute = (int(x) for x in labels.arrival.split(":"))
+    return datetime.time(hour % 24, minute)
+
+
+def _extract(text: str, arrival, failures: list[str], utt_id: str) -> extraccion.Slots:
+    try:
+        return extraccion.extract(text, arrival)
+    except Exception as e:  # an extractor bug must cost this utterance, not the whole report
+        failures.append(f"{utt_id}: {type(e).__name__}: {e}")
+        return extraccion.Slots()
+
+
+def _slot_hits(found: extraccion.Slots, labels: datos.SlotLabels) -> dict[str, bool]:
+    hits = {
+        "plate": _norm_plate(found.plate) == _norm_plate(labels.plate),
+        "stay_minutes": found.stay_minutes == labels.stay_minutes,
+        "covered": found.covered == labels.covered,
+    }
+    hits["all"] = all(hits.values())
+    return hits
+
+
+def _slots_dict(found: extraccion.Slots, hits: dict[str, bool]) -> dict:
+    return {"plate": found.plate, "stay_minutes": found.stay_minutes, "covered": found.covered, "ok": hits}
+
+
+def _accuracies(hit_rows: list[dict[str, bool]]) -> dict | None:
+    if not hit_rows:
+        return None
+    out = {k: sum(h[k] for h in hit_rows) / len(hit_rows) for k in (*SLOT_NAMES, "all")}
+    out["n"] = len(hit_rows)
+    return out
+
+
+def _clean(value):
+    """NaN -> None, so the JSON is strict (readers in other languages reject NaN)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, log=print) -> dict:
+    """Everything of the report but `model`, `data_dir`, `split` and `baseline`."""
+    import comun
+
+    refs = [i.text for i in items]
+    rates = comun.error_rates(refs, hypotheses)
+    by_speaker: dict[str, dict] = {}
+    hyp_hits, ref_hits, failures = [], [], []
+    for item, hyp in zip(items, hypotheses, strict=True):
+        entry = by_speaker.setdefault(item.speaker, {"gender": item.gender, "utterances": []})
+        utt = {"id": item.utt_id, "reference": item.text, "hypothesis": hyp, "wer": utterance_wer(item.text, hyp)}
+        labels = (slot_labels or {}).get(item.utt_id)
+        if labels is not None:
+            arrival = _arrival(labels)
+            from_hyp = _extract(hyp, arrival, failures, item.utt_id)
+            from_ref = _extract(item.text, arrival, failures, item.utt_id)
+            hyp_hits.append(_slot_hits(from_hyp, labels))
+            ref_hits.append(_slot_hits(from_ref, labels))
+            utt["slots"] = _slots_dict(from_hyp, hyp_hits[-1])
+            utt["slots_from_reference"] = _slots_dict(from_ref, ref_hits[-1])
+        entry["utterances"].append(utt)
+    for entry in by_speaker.values():
+        utts = entry["utterances"]
+        entry.update(n=len(utts), **comun.error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts]))
+    if slot_labels is not None:
+        unlabelled = len(items) - len(hyp_hits)
+        if unlabelled:
+            log(f"Aviso: {unlabelled} frase(s) no tienen fila en {datos.SLOTS}: no cuentan para los slots.")
+    if failures:
+        log(f"Aviso: extraccion.extract falló en {len(failures)} texto(s) (cuentan como error): {'; '.join(failures[:3])}")
+    return {"n": len(items), **rates, "by_speaker": dict(sorted(by_speaker.items())),
+            "slots": _accuracies(hyp_hits), "slots_from_reference": _accuracies(ref_hits)}
+
+
+def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | None = None, batch_size: int = 8,
+             limit: int | None = None, model_name: str | None = None, progress: bool = True, log=print) -> dict:
+    """The report for one already-loaded model: exactly REPORT_KEYS, `baseline` None.
+
+    Per-utterance hypotheses, WER and extracted slots are in by_speaker[s]["utterances"].
+    """
+    items, split_name, slot_labels = load_items(data_dir, split, log)
+    items = _usable(items, limit, log)
+    if not items:
+        raise EvalError(f"--data-dir {data_dir}: no queda ninguna frase con audio para evaluar.")
+    hypotheses = transcribe_items(model, items, beam_size, batch_size, progress)
+    scores = score(items, hypotheses, slot_labels, log)
+    report = {"model": model_name or type(model).__name__, "data_dir": str(data_dir), "split": split_name,
+              **scores, "baseline": None}
+    return _clean({k: report[k] for k in REPORT_KEYS})
+
+
+def load_model(spec: str):
+    """Through pesos.load_whisper only (strict keys), on CUDA when there is one."""
+    import torch
+
+    import pesos
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return pesos.load_whisper(spec, device=device)
+    except pesos.WeightsError:
+        raise
+    except (RuntimeError, TypeError, KeyError, ValueError) as e:  # e.g. tensor shapes that do not match the dims
+        raise pesos.WeightsError(f"{spec}: no se pudo cargar como Whisper ({type(e).__name__}: {e}).") from None
+
+
+# --- presentation ------------------------------------------------------------------------------
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _diff(a, b) -> str:
+    return "—" if a is None or b is None else f"{100 * (a - b):+.1f} pp"
+
+
+def by_gender(report: dict) -> dict[str, dict]:
+    """Gender -> n, WER, CER, from the utterances kept in by_speaker."""
+    import comun
+
+    groups: dict[str, list[dict]] = {}
+    for entry in report["by_speaker"].values():
+        groups.setdefault(entry.get("gender") or "?", []).extend(entry["utterances"])
+    out = {}
+    for gender, utts in sorted(groups.items()):
+        rates = comun.error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts])
+        out[gender] = _clean({"n": len(utts), "wer": rates["wer"], "cer": rates["cer"]})
+    return out
+
+
+def worst_utterances(report: dict, count: int = WORST_N) -> list[dict]:
+    utts = [u for e in report["by_speaker"].values() for u in e["utterances"] if u.get("wer") is not None]
+    return sorted(utts, key=lambda u: (-u["wer"], u["id"]))[:count]
+
+
+def _rows(report: dict) -> list[tuple[str, float | None, float | None]]:
+    """(label, model value, baseline value) for the main table."""
+    base = report.get("baseline") or {}
+    rows = [("WER (normalizado)", report["wer"], base.get("wer")),
+            ("CER (normalizado)", report["cer"], base.get("cer")),
+            ("WER crudo", report["raw_wer"], base.get("raw_wer"))]
+    for key, origin in (("slots", "audio"), ("slots_from_reference", "referencia")):
+        if report.get(key):
+            other = base.get(key) or {}
+            rows += [(f"{SLOT_LABELS[s]} ({origin})", report[key][s], other.get(s)) for s in (*SLOT_NAMES, "all")]
+    return rows
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
+    fmt = lambda r: "  ".join(str(v).ljust(w) if c == 0 else str(v).rjust(w) for c, (v, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+
+
+def _speaker_rows(report: dict) -> list[list[str]]:
+    base = (report.get("baseline") or {}).get("by_speaker", {})
+    rows = []
+    for speaker, entry in report["by_speaker"].items():
+        row = [speaker, entry.get("gender") or "?", str(entry["n"]), _pct(entry["wer"])]
+        if report.get("baseline"):
+            other = base.get(speaker, {}).get("wer")
+            row += [_pct(other), _diff(entry["wer"], other)]
+        rows.append(row)
+    return rows
+
+
+def format_table(report: dict, worst: int = 5) -> str:
+    """The on-screen summary (Spanish): metrics, per speaker, per gender, the worst utterances aligned."""
+    baseline = report.get("baseline")
+    lines = [f"Modelo: {report['model']}" + (f"   comparado con: {baseline['model']}" if baseline else ""),
+             f"Datos: {report['data_dir']} (partición: {report['split']}, {report['n']} frases)", ""]
+    header = ["métrica", "modelo"] + (["base", "diferencia"] if baseline else [])
+    rows = [[label, _pct(a)] + ([_pct(b), _diff(a, b)] if baseline else []) for label, a, b in _rows(report)]
+    lines += [_grid(header, rows), ""]
+    header = ["hablante", "género", "n", "WER"] + (["WER base", "diferencia"] if baseline else [])
+    lines += [_grid(header, _speaker_rows(report)), ""]
+    genders, base_genders = by_gender(report), by_gender(baseline) if baseline else {}
+    header = ["género", "n", "WER", "CER"] + (["WER base", "diferencia"] if baseline else [])
+    rows = []
+    for gender, g in genders.items():
+        other = base_genders.get(gender, {}).get("wer")
+        rows.append([gender, str(g["n"]), _pct(g["wer"]), _pct(g["cer"])] + ([_pct(other), _diff(g["wer"], other)] if baseline else []))
+    lines += [_grid(header, rows)]
+    if worst:
+        lines += ["", f"Peores frases del modelo (WER por frase, hasta {worst}):"]
+        for u in worst_utterances(report, worst):
+            lines += [f"  {u['id']}  WER {_pct(u['wer'])}", *("    " + line for line in alignment(u["reference"], u["hypothesis"]).splitlines())]
+    return "\n".join(lines)
+
+
+def format_markdown(report: dict, notes: list[str] = ()) -> str:
+    baseline = report.get("baseline")
+    md = ["# Reporte de ref_test.py", "",
+          f"- Modelo: `{report['model']}`" + (f"; comparado con `{baseline['model']}`" if baseline else ""),
+          f"- Datos: `{report['data_dir']}`, partición `{report['split']}`, {report['n']} frases", ""]
+    if notes:
+        md += ["## Avisos", "", *(f"- {n}" for n in notes), ""]
+
+    def table(header, rows):
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+    rows = [[label, _pct(a)] + ([_pct(b), _diff(a, b)] if baseline else []) for label, a, b in _rows(report)]
+    md += ["## Resumen", "", *table(["métrica", "modelo"] + (["base", "diferencia"] if baseline else []), rows)]
+    md += ["## Por hablante", "", *table(["hablante", "género", "n", "WER"] + (["WER base", "diferencia"] if baseline else []),
+                                         _speaker_rows(report))]
+    md += ["## Por género", "", *table(["género", "n", "WER", "CER"],
+                                       [[g, str(v["n"]), _pct(v["wer"]), _pct(v["cer"])] for g, v in by_gender(report).items()])]
+    md += [f"## Peores {WORST_N} frases (WER por frase)", ""]
+    for u in worst_utterances(report):
+        md += [f"**{u['id']}** — WER {_pct(u['wer'])}", "", "```", alignment(u["reference"], u["hypothesis"]), "```", ""]
+    if report.get("slots"):
+        md += ["## Slots por frase (errores)", ""]
+        rows = []
+        for e in report["by_speaker"].values():
+            for u in e["utterances"]:
+                if "slots" in u and not u["slots"]["ok"]["all"]:
+                    s, r = u["slots"], u["slots_from_reference"]
+                    rows.append([u["id"], f"{s['plate']} / {s['stay_minutes']} / {s['covered']}",
+                                 f"{r['plate']} / {r['stay_minutes']} / {r['covered']}"])
+        md += table(["id", "desde el audio (patente / minutos / techado)", "desde la referencia"], rows) if rows else ["Ninguno.", ""]
+    return "\n".join(md)
+
+
+def plot_speakers(report: dict, path: Path) -> Path:
+    """Horizontal bars of WER per speaker, model and baseline side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    speakers = list(report["by_speaker"])
+    series = [(report["model"], report)] + ([(report["baseline"]["model"], report["baseline"])] if report.get("baseline") else [])
+    height = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(speakers) * len(series) + 1.2)))
+    for k, (name, rep) in enumerate(series):
+        values = [100 * ((rep["by_speaker"].get(s) or {}).get("wer") or 0.0) for s in speakers]
+        ax.barh([i + k * height for i in range(len(speakers))], values, height=height, label=name)
+    ax.set_yticks([i + height * (len(series) - 1) / 2 for i in range(len(speakers))], speakers)
+    ax.invert_yaxis()
+    ax.set_xlabel("WER (%)")
+    ax.set_title(f"WER por hablante — {Path(report['data_dir']).name} ({report['split']})")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(report: dict, path: str | Path, notes: list[str] = ()) -> dict[str, Path]:
+    """JSON at `path`, Markdown and PNG beside it (same name, .md and .png)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+    md = path.with_suffix(".md")
+    md.write_text(format_markdown(report, notes), encoding="utf-8")
+    return {"json": path, "md": md, "png": plot_speakers(report, path.with_suffix(".png"))}
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix="uso: ")
+
+
+class SpanishParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"se esperaba un entero, no {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"debe ser al menos 1, no {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = SpanishParser(
+        prog="ref_test.py", add_help=False, formatter_class=SpanishHelpFormatter,
+        description="Evalúa un modelo Whisper sobre audio de prueba: WER y CER (normalizados, números como dígitos), "
+                    "WER crudo, por hablante y por género, las peores frases, y los slots del estacionamiento "
+                    "(patente, estadía, techado) cuando el data dir tiene slots.tsv.",
+        epilog="Ejemplo: python ref_test.py --checkpoint artifacts/last.ckpt --data-dir data/sintetico "
+               "--compare-with base",
+    )
+    parser._optionals.title = "opciones"
+    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
+    parser.add_argument("--checkpoint", required=True, metavar="MODELO",
+                        help="modelo a evaluar: .ckpt de fine_tune.py, .pt exportado, nombre oficial (base…) o directorio CTranslate2")
+    parser.add_argument("--data-dir", required=True, metavar="DIR",
+                        help="data dir (audios/ + transcripciones.tsv, particion.tsv y slots.tsv opcionales) "
+                             f"o carpeta de wavs con {MANIFEST} (filename, transcript)")
+    parser.add_argument("--split", default="test", choices=datos.SPLITS, help="partición a evaluar si hay particion.tsv")
+    parser.add_argument("--compare-with", default=None, metavar="MODELO",
+                        help="otro modelo para comparar lado a lado (por ejemplo base)")
+    parser.add_argument("--report", default="artifacts/ref_test.json", metavar="RUTA",
+                        help="reporte JSON; al lado se escriben el .md y el .png")
+    parser.add_argument("--beam-size", type=_positive, default=None, metavar="N",
+                        help="búsqueda en haz de N hipótesis (por defecto: greedy)")
+    parser.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="frases por lote al decodificar")
+    parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="evaluar solo las primeras N frases")
+    parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    notes: list[str] = []
+
+    def log(message: str) -> None:
+        notes.append(message)
+        print(message, flush=True)
+
+    try:
+        load_items(args.data_dir, args.split, log=lambda _m: None)  # a bad --data-dir fails before the slow load
+    except (EvalError, datos.DataDirError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    import pesos
+
+    specs = [args.checkpoint] + ([args.compare_with] if args.compare_with else [])
+    try:
+        models = []
+        for spec in specs:  # both loaded first: a bad --compare-with fails before minutes of decoding
+            print(f"Cargando {spec}…", flush=True)
+            models.append(load_model(spec))
+        reports = []
+        for spec, model in zip(specs, models, strict=True):
+            if len(specs) > 1:
+                print(f"Evaluando {spec}…", flush=True)
+            reports.append(evaluate(model, args.data_dir, args.split, args.beam_size, args.batch_size, args.limit,
+                                    model_name=str(spec), progress=not args.sin_progreso,
+                                    log=log if not reports else lambda m: None))  # notes once, not per model
+    except (EvalError, datos.DataDirError, pesos.WeightsError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    report = reports[0]
+    if len(reports) > 1:
+        report["baseline"] = {k: v for k, v in reports[1].items() if k != "baseline"}
+    paths = write_outputs(report, args.report, notes)
+    print()
+    print(format_table(report))
+    print(f"\nReporte: {paths['json']} (también {paths['md'].name} y {paths['png'].name})")
+
+
+if __name__ == "__main__":
+    main()
