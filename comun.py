@@ -57,6 +57,7 @@ class Config:
     freeze: str = "encoder"  # encoder: whole encoder + token embedding; conv: conv front end + embedding
     precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
     gradient_clip_val: float = 1.0
+    cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     val_decode_max: int = 200  # utterances decoded for WER/CER at each validation (decoding is slow)
@@ -158,13 +159,16 @@ class SpeechDataset(Dataset):
     """One split of a data dir: log-mel, decoder input and labels for each usable row.
 
     Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
-    skipped and counted in `self.skipped`.
+    skipped and counted in `self.skipped`. With an encoder cache (cache_encoder.EncoderCache, built
+    beforehand), items carry the encoder output as "features" instead of the log-mel.
     """
 
     def __init__(self, data_dir: str | Path, split: str, tokenizer, n_mels: int, n_text_ctx: int = 448,
                  split_map: dict[str, str] | None = None, sample_rate: int = SAMPLE_RATE):
         self.data_dir, self.split, self.n_mels, self.sample_rate = Path(data_dir), split, n_mels, sample_rate
         self.tokenizer = tokenizer
+        self.cache = None
+        self._cache_keys: list[str] = []
         texts = datos.read_transcripts(data_dir)
         if split_map is None:
             split_map, _ = datos.load_or_make_split(data_dir, texts)
@@ -195,10 +199,25 @@ class SpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def audio_paths(self) -> list[Path]:
+        return [datos.audio_path(self.data_dir, utt_id) for utt_id, _, _ in self.items]
+
+    def use_cache(self, cache) -> None:
+        """Serve encoder outputs from `cache` (every clip must already be in it)."""
+        self._cache_keys = [cache.key(p) for p in self.audio_paths()]
+        missing = sum(k not in cache for k in self._cache_keys)
+        if missing:
+            raise ValueError(f"{missing} clips of split {self.split} are not in the encoder cache; build it first")
+        self.cache = cache
+
     def __getitem__(self, index: int) -> dict:
         utt_id, text, tokens = self.items[index]
-        mel = log_mel(load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate), self.n_mels)
-        return {"id": utt_id, "text": text, "mel": mel, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
+        item = {"id": utt_id, "text": text, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
+        if self.cache is not None:
+            item["features"] = self.cache.get(self._cache_keys[index])  # (n_audio_ctx, n_audio_state)
+        else:
+            item["mel"] = log_mel(load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate), self.n_mels)
+        return item
 
 
 class WhisperDataCollatorWithPadding:
@@ -214,8 +233,9 @@ class WhisperDataCollatorWithPadding:
         for row, f in enumerate(features):
             dec_input[row, : len(f["dec_input"])] = torch.tensor(f["dec_input"])
             labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
+        audio = "features" if "features" in features[0] else "mel"
         return {
-            "mel": torch.stack([f["mel"] for f in features]),  # (B, n_mels, 3000)
+            audio: torch.stack([f[audio] for f in features]),  # mel (B, n_mels, 3000) or features (B, 1500, d)
             "dec_input": dec_input,  # (B, T)
             "labels": labels,  # (B, T)
             "ids": [f["id"] for f in features],
@@ -270,19 +290,21 @@ class WhisperModelModule(pl.LightningModule):
         self._decoded = 0
         self._batch_started = None
 
-    def _encode(self, mel: torch.Tensor) -> torch.Tensor:
-        """(B, n_mels, 3000) -> (B, 1500, d); no graph when the encoder is frozen."""
+    def _encode(self, batch: dict) -> torch.Tensor:
+        """Batch -> encoder output (B, 1500, d): from the cache when present; no graph when frozen."""
+        if "features" in batch:
+            return batch["features"]
         if self.config.freeze == "encoder":
             with torch.no_grad():
-                return self.model.encoder(mel)
-        return self.model.encoder(mel)
+                return self.model.encoder(batch["mel"])
+        return self.model.encoder(batch["mel"])
 
     def _loss(self, batch: dict, audio_features: torch.Tensor) -> torch.Tensor:
         logits = self.model.decoder(batch["dec_input"], audio_features)  # (B, T, vocab)
         return F.cross_entropy(logits.float().transpose(1, 2), batch["labels"], ignore_index=-100)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch, self._encode(batch["mel"]))
+        loss = self._loss(batch, self._encode(batch))
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
 
@@ -298,7 +320,8 @@ class WhisperModelModule(pl.LightningModule):
         self._val_pairs, self._decoded = [], 0
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        features = self.model.encoder(batch["mel"])
+        with torch.no_grad():
+            features = self._encode(batch)
         self.log("val/loss", self._loss(batch, features), prog_bar=True, batch_size=len(batch["ids"]))
         if self._decoded < self.config.val_decode_max:
             take = self.config.val_decode_max - self._decoded

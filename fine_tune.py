@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 import datos
 import pesos
+from cache_encoder import EncoderCache
 from comun import FREEZE_POLICIES, Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule
 
 HELP = {
@@ -51,6 +52,7 @@ HELP = {
     "devices": "dispositivos: un número, una lista (0,1) o auto",
     "strategy": "estrategia de Lightning: auto, ddp, fsdp…",
     "log_every_n_steps": "cada cuántos pasos se escribe en TensorBoard",
+    "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
 }
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
 
@@ -101,6 +103,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("gradient_accumulation_steps", 1) >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
         (values.get("num_worker", 0) >= 0, "--num-worker no puede ser negativo"),
         (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
+        (values.get("cache_encoder") in (0, 1), "--cache-encoder debe ser 0 o 1"),
         (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
         (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
         (0 <= values.get("val_fraction", 0) + values.get("test_fraction", 0) < 1,
@@ -150,6 +153,15 @@ def setup(config: Config) -> tuple[WhisperModelModule, DataLoader, DataLoader | 
     if len(train) == 0:
         print(f"Error: {config.data_dir} no tiene frases de entrenamiento utilizables.", file=sys.stderr)
         sys.exit(1)
+    if config.cache_encoder and config.freeze == "encoder":
+        cache = EncoderCache(config.data_dir, module.model)
+        device = "cuda" if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda") else "cpu"
+        cache.build(module.model.to(device), train.audio_paths() + val.audio_paths(), config.batch_size, device)
+        module.model.cpu()
+        train.use_cache(cache)
+        val.use_cache(cache)
+    elif config.cache_encoder:
+        print(f"Caché del encoder desactivada: con --freeze {config.freeze} el encoder se entrena y su salida cambia.")
     collate = WhisperDataCollatorWithPadding(module.tokenizer.eot)
     loader = dict(batch_size=config.batch_size, num_workers=config.num_worker, collate_fn=collate,
                   persistent_workers=config.num_worker > 0)

@@ -57,6 +57,7 @@ def test_tiny_run_writes_checkpoints_logs_and_exports(synth_dir, tiny_whisper_pt
     assert (data / "particion.tsv").exists()
     assert sorted(p.name for p in artifacts.glob("epoch-*.ckpt")), "no per-epoch checkpoint"
     assert (artifacts / "last.ckpt").exists() and (artifacts / "config.json").exists()
+    assert "Caché del encoder:" in result.stdout and list((data / ".cache_encoder").rglob("shard-*.npy"))
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
     before = whisper.load_model(str(tiny_whisper_pt), device="cpu").state_dict()
     for name in ("modelo-ultimo.pt", "modelo-mejor.pt"):
@@ -98,4 +99,5 @@ def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp
     result = run(args[1:] + ["--resume", "last"], timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Restoring states from the checkpoint" in result.stderr + result.stdout
+    assert "Caché del encoder:" not in result.stdout  # the first run's cache is reused, not recomputed
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 60

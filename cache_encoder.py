@@ -1,0 +1,108 @@
+"""Encoder outputs computed once and kept on disk, since a frozen encoder gives the same output forever.
+
+Key: (audio content, encoder weights, n_mels). Layout beside the data:
+  <data_dir>/.cache_encoder/<weights key>/shard-NNNNN.npy   float16 (rows, n_audio_ctx, n_audio_state)
+  <data_dir>/.cache_encoder/<weights key>/indice.tsv        audio sha1 TAB shard TAB row
+Shards are memory-mapped when read, so RAM stays bounded whatever the corpus size; a shard is
+renamed into place only when complete, so a killed build loses at most that shard's work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import comun
+
+CACHE_DIR = ".cache_encoder"
+SHARD_ROWS = 256  # about 400 MB of float16 per shard for base
+
+
+def weights_key(model) -> str:
+    """Changes whenever the encoder's weights or the mel size change."""
+    digest = hashlib.sha256(f"n_mels={model.dims.n_mels}".encode())
+    for name, tensor in sorted(model.encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().float().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class EncoderCache:
+    def __init__(self, data_dir: str | Path, model):
+        self.directory = Path(data_dir) / CACHE_DIR / weights_key(model)
+        self.shape = (model.dims.n_audio_ctx, model.dims.n_audio_state)
+        self.index: dict[str, tuple[int, int]] = {}
+        self._shards: dict[int, np.ndarray] = {}
+        self._read_index()
+
+    def __getstate__(self):  # DataLoader workers open their own memory maps
+        return {**self.__dict__, "_shards": {}}
+
+    def _read_index(self) -> None:
+        path = self.directory / "indice.tsv"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                key, shard, row = line.split("\t")
+                if (self.directory / f"shard-{int(shard):05d}.npy").exists():
+                    self.index[key] = (int(shard), int(row))
+
+    @staticmethod
+    def key(path: str | Path) -> str:
+        """The audio's content, not its name: a re-recorded clip gets a new entry."""
+        return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.index
+
+    def get(self, key: str) -> torch.Tensor:
+        """(n_audio_ctx, n_audio_state) float32 for one clip."""
+        shard, row = self.index[key]
+        if shard not in self._shards:
+            self._shards[shard] = np.load(self.directory / f"shard-{shard:05d}.npy", mmap_mode="r")
+        return torch.from_numpy(np.array(self._shards[shard][row], dtype=np.float32))
+
+    def bytes_per_clip(self) -> int:
+        return self.shape[0] * self.shape[1] * 2
+
+    @torch.no_grad()
+    def build(self, model, paths: list[Path], batch_size: int, device: torch.device | str, progress: bool = True) -> int:
+        """Encode every clip whose key is not cached yet; returns how many were computed."""
+        keys = {}
+        for path in paths:
+            keys.setdefault(self.key(path), path)
+        todo = [(k, p) for k, p in keys.items() if k not in self.index]
+        if not todo:
+            return 0
+        self.directory.mkdir(parents=True, exist_ok=True)
+        megabytes = len(todo) * self.bytes_per_clip() / 1e6
+        print(f"Caché del encoder: {len(todo)} audio(s) nuevos, {megabytes:,.0f} MB en disco en {self.directory} "
+              f"(se calcula una vez y se reutiliza en cada época y corrida).")
+        was_training = model.training
+        model.eval()
+        next_shard = max((s for s, _ in self.index.values()), default=-1) + 1
+        bar = tqdm(total=len(todo), desc="encoder → caché", unit="audio", disable=not progress)
+        for start in range(0, len(todo), SHARD_ROWS):
+            chunk = todo[start : start + SHARD_ROWS]
+            shard = next_shard + start // SHARD_ROWS
+            final = self.directory / f"shard-{shard:05d}.npy"
+            partial = final.with_suffix(".parcial.npy")
+            array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16, shape=(len(chunk), *self.shape))
+            for first in range(0, len(chunk), batch_size):
+                batch = chunk[first : first + batch_size]
+                mel = torch.stack([comun.log_mel(comun.load_audio(p), model.dims.n_mels) for _, p in batch])
+                array[first : first + len(batch)] = model.encoder(mel.to(device)).float().cpu().numpy().astype(np.float16)
+                bar.update(len(batch))
+            array.flush()
+            del array
+            os.replace(partial, final)
+            with open(self.directory / "indice.tsv", "a") as f:
+                f.writelines(f"{key}\t{shard}\t{row}\n" for row, (key, _) in enumerate(chunk))
+            self.index.update({key: (shard, row) for row, (key, _) in enumerate(chunk)})
+        bar.close()
+        model.train(was_training)
+        return len(todo)

@@ -1,0 +1,45 @@
+"""The encoder-output cache: same loss as recomputing, reused across runs, rebuilt when weights change."""
+
+import torch
+
+import comun
+import datos
+from cache_encoder import EncoderCache
+from conftest import make_tiny_whisper
+
+
+def _batch(dataset, n=2):
+    collate = comun.WhisperDataCollatorWithPadding(dataset.tokenizer.eot)
+    return collate([dataset[i] for i in range(n)])
+
+
+def test_cached_and_recomputed_loss_match_on_the_same_batch(synth_dir, base_model, tmp_path):
+    import shutil
+
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    config = comun.Config(data_dir=str(data))
+    module = comun.WhisperModelModule(config, model=base_model)
+    texts = datos.read_transcripts(data)
+    split = {i: "train" for i in texts}
+    plain = comun.SpeechDataset(data, "train", module.tokenizer, 80, split_map=split)
+    cached = comun.SpeechDataset(data, "train", module.tokenizer, 80, split_map=split)
+    cache = EncoderCache(data, base_model)
+    assert cache.build(base_model, cached.audio_paths()[:2], batch_size=2, device="cpu", progress=False) == 2
+    cached.items = cached.items[:2]
+    cached.use_cache(cache)
+    with torch.no_grad():
+        loss_plain = module._loss(_batch(plain), module._encode(_batch(plain)))
+        loss_cached = module._loss(_batch(cached), module._encode(_batch(cached)))
+    assert "features" in _batch(cached) and "mel" in _batch(plain)
+    assert abs(loss_plain.item() - loss_cached.item()) < 2e-3 * max(1.0, loss_plain.item())
+    # A second cache object on the same dir and weights finds everything: nothing recomputed.
+    assert EncoderCache(data, base_model).build(base_model, cached.audio_paths(), 2, "cpu", progress=False) == 0
+
+
+def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
+    a, b = make_tiny_whisper(seed=0), make_tiny_whisper(seed=1)
+    assert EncoderCache(tmp_path, a).directory != EncoderCache(tmp_path, b).directory
+    assert EncoderCache(tmp_path, a).directory == EncoderCache(tmp_path, make_tiny_whisper(seed=0)).directory
+    wavs = sorted((synth_dir / "audios").glob("*.wav"))
+    assert EncoderCache.key(wavs[0]) != EncoderCache.key(wavs[1])
