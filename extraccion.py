@@ -442,9 +442,15 @@ def _cased_tokens(text: str) -> tuple[list[str], list[str]]:
     flags = ["W" if f else ("s" if m.group() == "Y" else "") for f, m in zip(written, matches, strict=True)]
     if shouted:  # an all-caps answer: "LA" or "ES" may be words, so they are only weak letters
         flags = [
-            f and ("w" if w in _STOPWORDS and not _glued(matches, k) else "W")
+            f if f != "W" else ("w" if w in _STOPWORDS and not _glued(matches, k) else "W")
             for k, (f, w) in enumerate(zip(flags, words, strict=True))
         ]
+    for k, m in enumerate(matches):
+        tok = m.group()
+        if flags[k] == "W" and tok.isupper() and len(tok) > 1 and not shouted:
+            flags[k] = "U"  # written in capitals: "HS" in "AB 123 HS" is letters, not "horas"
+        elif tok.isdigit() and k > 0 and matches[k - 1].end() == m.start() and matches[k - 1].group().isalpha():
+            flags[k] = "g"  # digits glued after letters ("ab123hs"): a plate, whatever follows
     return words, flags
 
 
@@ -455,14 +461,22 @@ def _glued(matches: list[re.Match], k: int) -> bool:
     )
 
 
-def _is_quantity(words: list[str], start: int, end: int) -> bool:
+_ABBREVIATED_UNITS = {"h", "hs", "hr", "hrs", "min", "mins", "m"}
+
+
+def _is_quantity(words: list[str], flags: list[str], start: int, end: int) -> bool:
     """A number that belongs to another word: units, money, clock times ("a las 5")."""
     nxt = words[end] if end < len(words) else ""
+    prev_is_letters = start > 0 and words[start - 1].isalpha() and len(words[start - 1]) <= 3
+    plate_digits = len(words[start]) == 3 and words[start].isdigit() and prev_is_letters
+    if nxt in _ABBREVIATED_UNITS and (flags[end] == "U" or flags[start] == "g" or plate_digits):
+        nxt = ""  # "AB 123 HS", "ab123hs": plate letters that look like a unit
     prev = words[start - 1] if start > 0 else ""
     if prev in {"las", "$", "nro", "numero", "altura"} or prev in _CAR_BRANDS:
         return True
-    if prev == "la" and words[start] in {"1", "una", "uno"}:
-        return True
+    after = next((w for w in words[end:] if w[0].isalnum()), "")
+    if prev == "la" and words[start] in {"1", "una", "uno"} and not (after.isdigit() or after in _NUMBER_WORDS):
+        return True  # "hasta la una", but not "es la 1 00 AAA"
     if nxt in _UNIT_WORDS and nxt not in _QUANTITY_AFTER:
         return True
     if nxt in {"y", "o", "a"} and end + 1 < len(words):
@@ -496,8 +510,8 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
     n = len(words)
     while i < n:
         w = words[i]
-        if upper[i] in ("W", "w") and len(w) <= 4:
-            items.extend(_Item("L", c.upper(), upper[i] == "W", i) for c in w)
+        if upper[i] in ("W", "w", "U") and len(w) <= 4:
+            items.extend(_Item("L", c.upper(), upper[i] != "w", i) for c in w)
             i += 1
             continue
         if not w[0].isalnum() or w in _FILLERS:
@@ -522,7 +536,7 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
         if w.isdigit() or w in _NUMBER_WORDS and w not in {"un", "una"}:
             got = _number_at(words, i) if not w.isdigit() else (w, 1)
             if got is not None:
-                kind = "X" if _is_quantity(words, i, i + got[1]) else "D"
+                kind = "X" if _is_quantity(words, upper, i, i + got[1]) else "D"
                 items.append(_Item(kind, got[0], True, i))
                 i += got[1]
                 continue
@@ -693,7 +707,8 @@ _DISOWN = re.compile(
 _DUPLICATE = {"duplicado": "D", "triplicado": "T", "cuadruplicado": "C"}
 
 
-def _extract_plate(words: list[str], upper: list[str]) -> str | None:
+def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, range]:
+    """The plate and the token span it came from (hidden from the stay parser: "AB 123 HS" is no stay)."""
     items = _plate_items(words, upper)
     duplicate_letter = next((_DUPLICATE[w] for w in words if w in _DUPLICATE), None)
     runs: list[list[_Item]] = [[]]
@@ -709,19 +724,20 @@ def _extract_plate(words: list[str], upper: list[str]) -> str | None:
             if cand is not None:
                 found.append(cand)
     if not found:
-        return None
+        return None, range(0)
     joined = " ".join(words)
     starts = [0]
     for w in words:
         starts.append(starts[-1] + len(w) + 1)
     disowned_at = [sum(1 for s in starts if s <= m.start()) - 1 for m in _DISOWN.finditer(joined)]
-    result: str | None = None
+    result: tuple[str | None, range] = (None, range(0))
     for k, cand in enumerate(found):
         end = cand.items[-1].pos
         nxt = found[k + 1].items[0].pos if k + 1 < len(found) else len(words)
         if any(end < d < nxt for d in disowned_at):
             continue
-        result = cand.plate
+        last = next((it.pos for it in items if it.pos > end), len(words))
+        result = cand.plate, range(cand.items[0].pos, last)
     return result
 
 
@@ -743,14 +759,14 @@ _DURATION = re.compile(
     rf"|(?P<mn>{_NUM}|{_PAIR})\s*{_M}"
     rf"|(?P<dn>{_NUM}|{_PAIR})\s*(?:dias?|diitas?)\b"
     rf"|(?P<wn>{_NUM}|{_PAIR})\s*semanas?\b"
-    r"|\b(?P<fixed>medio dia|todo el dia|toda la noche|el dia entero|1 dia entero)\b"
+    r"|\b(?P<fixed>medio dia|todo el dia|toda la noche|el dia entero)\b"
     r"|\b(?P<vague>(?:1|un) rat(?:o|ito)(?: largo)?|rat(?:o|ito)|(?:unas|algunas|varias|unas pocas|pocas|muchas) horas"
     r"|(?:unas|algunas|varias) horitas|(?:unos|algunos|varios|pocos) (?:dias|minutos|minutitos)|fin de semana"
     r"|toda la (?:tarde|manana)|hasta la (?:tarde|noche|manana)|hasta que cierr\w+|hasta el cierre"
     r"|hasta manana(?!\s*(?:a\s+)?(?:§|la\s|las\s))|no se cuanto|no se todavia|depende|1 tiempito)\b"
 )
 _UNIT_OF = {"colh": 60, "hn": 60, "bare_frac": 60, "half": 60, "qn": 15, "mn": 1, "dn": 1440, "wn": 10080}
-_FIXED = {"medio dia": 360, "todo el dia": 720, "toda la noche": 720, "el dia entero": 720, "1 dia entero": 720}
+_FIXED = {"medio dia": 360, "todo el dia": 720, "toda la noche": 720, "el dia entero": 720}
 _FRAC = {"media": 30, "cuarto": 15, None: 0}
 # A number after a stay, with a range or a correction word before it: "hora y media o dos", "dos horas, no, tres".
 _TRAILING = re.compile(
@@ -759,7 +775,7 @@ _TRAILING = re.compile(
 )
 _LEADING_RANGE = re.compile(rf"(?P<n>{_NUM})\s*(?:o|a|-|y)\s*$")
 _CLOCK = re.compile(
-    r"\b(?P<pre>las|la)\s+(?P<h>\d{1,2})(?:[:.](?P<mm>\d{2}))?(?P<hs1>\s*(?:hs|h|horas?)\b)?"
+    r"\b(?P<pre>las|la)\s+(?P<h>\d{1,2})(?!\d)(?:[:.](?P<mm>\d{2}))?(?P<hs1>\s*(?:hs|h|horas?)\b)?"
     r"(?:\s+y\s+(?P<frac>media|cuarto|\d{1,2})(?:\s+minutos)?|\s+menos\s+(?P<minus>cuarto|\d{1,2})|\s+(?P<mm2>\d{2})\b)?"
     r"(?:\s*(?:hs|h|horas?)\b)?"
     r"(?:\s+(?:de|en|por)\s+la\s+(?P<part>manana|tarde|noche|madrugada)|\s+del?\s+(?P<noon>mediodia)"
@@ -938,9 +954,9 @@ _INDIFFERENT = re.compile(
     r"donde haya lugar|donde haya|indistinto|no tengo preferencia|sin preferencia|no me importa|no importa|"
     r"me es indistinto|como sea|es lo mismo|ni idea|no se)\b"
 )
-_NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+\w+){0,5}\s*$")
+_NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+(?!y\b|pero\b)\w+){0,4}\s*$")
 _NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se))")
-_COND_NEG = re.compile(r"\bsi no hay\s*$")
+_COND_NEG = re.compile(r"\b(si no hay|si no|sino)\s*,?\s*$")  # the fallback, not the wish
 
 
 def _clauses(s: str) -> list[tuple[int, str]]:
@@ -1040,8 +1056,6 @@ def confirm(text: str) -> bool | None:
 def extract(text: str, arrival: datetime.time | None = None) -> Slots:
     """Plate, stay in minutes and covered preference from one transcribed answer (see the README)."""
     words, upper = _cased_tokens(text or "")
-    return Slots(
-        plate=_extract_plate(words, upper),
-        stay_minutes=_extract_stay(words, arrival),
-        covered=_extract_covered(words),
-    )
+    plate, span = _extract_plate(words, upper)
+    rest = [";" if k in span else w for k, w in enumerate(words)]
+    return Slots(plate=plate, stay_minutes=_extract_stay(rest, arrival), covered=_extract_covered(rest))
