@@ -784,7 +784,7 @@ _CLOCK = re.compile(
     r"|\b(?P<fixword>el mediodia|al mediodia|el medio dia|al medio dia|la medianoche|a medianoche|medianoche|mediodia)\b"
 )
 _CLOCK_TRIGGER = re.compile(
-    r"\b(hasta|vuelvo|vuelva|volver|vengo|venir|paso|pasar|pasare|salgo|me voy|retiro|retirar\w*|busco|buscar\w*|"
+    r"\b(hasta|vuelvo|vuelva|volver|vengo a (?:buscar|retirar|sacar)\w*|venir a buscar\w*|paso|pasar|pasare|salgo|me voy|retiro|retirar\w*|busco|buscar\w*|"
     r"regreso|regresar|saco|sacar\w*|recojo|levanto|necesito|termino|me lo llevo|lo llevo|estoy de vuelta|vuelta)\b"
 )
 _CLOCK_AFTER_TRIGGER = re.compile(
