@@ -176,7 +176,7 @@ def utterance_wer(reference: str, hypothesis: str) -> float | None:
     return jiwer.process_words(ref, hyp).wer if ref else None
 
 
-def alignment(reference: str, hypothesis: str) -> str:
+def alignment(reference: str, hypothesis: str, width: int = 110) -> str:
     """REF/HYP lines aligned word by word (jiwer), with S/D/I marks, on normalised text."""
     import jiwer
 
@@ -185,8 +185,9 @@ def alignment(reference: str, hypothesis: str) -> str:
     ref, hyp = comun.normalize_text(reference), comun.normalize_text(hypothesis)
     if not ref:
         return f"REF: (vacía)\nHYP: {hyp}"
-    text = jiwer.visualize_alignment(jiwer.process_words(ref, hyp), show_measures=False, skip_correct=False)
-    return "\n".join(line for line in text.splitlines()[1:] if line.strip())  # drop "=== SENTENCE 1 ==="
+    text = jiwer.visualize_alignment(jiwer.process_words(ref, hyp), show_measures=False, skip_correct=False,
+                                     line_width=width)
+    return "\n".join(text.splitlines()[1:]).strip("\n")  # drop "=== SENTENCE 1 ==="; long ones wrap in blocks
 
 
 def _norm_plate(plate: str | None) -> str | None:
