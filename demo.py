@@ -1,0 +1,92 @@
+"""The main job on an embedded default, offline and on CPU: `python demo.py` (or `make demo`).
+
+1. sintetico.py: a training corpus spoken by some espeak-ng voices, and a test corpus spoken by
+   *other* voices with phrasings the training never saw;
+2. fine_tune.py: the bundled Whisper base, decoder retrained for a bounded number of steps;
+3. ref_test.py: the fine-tuned and the pretrained model on the test corpus, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import fine_tune
+import ref_test
+import sintetico
+
+TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
+TARGET_SLOTS = 0.8  # all three slots right, from audio
+
+
+class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix="uso: ")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="demo.py", add_help=False, formatter_class=SpanishHelpFormatter,
+                                     description="Demo offline: voz sintética → fine-tuning de Whisper base → ref_test.")
+    parser._optionals.title = "opciones"
+    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
+    parser.add_argument("--datos", default="data/demo", help="dónde generar los corpus sintéticos")
+    parser.add_argument("--artifacts-dir", default="artifacts/demo", help="checkpoints, modelos y reporte")
+    parser.add_argument("--log-dir", default="tensor_logs/demo", help="logs de TensorBoard")
+    parser.add_argument("--n-train", type=int, default=400, help="audios de entrenamiento")
+    parser.add_argument("--n-test", type=int, default=60, help="audios de prueba (otras voces y formulaciones)")
+    parser.add_argument("--max-steps", type=int, default=150, help="pasos de entrenamiento")
+    parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="tasa de aprendizaje máxima")
+    parser.add_argument("--seed", type=int, default=0, help="semilla")
+    return parser
+
+
+def step(title: str) -> float:
+    print(f"\n=== {title} ===", flush=True)
+    return time.perf_counter()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data, artifacts = Path(args.datos), Path(args.artifacts_dir)
+    train_dir, test_dir = data / "entrenamiento", data / "prueba"
+    started = time.perf_counter()
+
+    step("1/3 Corpus sintéticos (espeak-ng)")
+    sintetico.main(["--out", str(train_dir), "--n", str(args.n_train), "--seed", str(args.seed),
+                    "--voices", "entrenamiento", "--fraseo", "entrenamiento"])
+    sintetico.main(["--out", str(test_dir), "--n", str(args.n_test), "--seed", str(args.seed + 1),
+                    "--voices", "evaluacion", "--fraseo", "evaluacion"])
+
+    step("2/3 Fine-tuning de Whisper base (decoder)")
+    fine_tune.main(["--model-name", "base", "--data-dir", str(train_dir), "--artifacts-dir", str(artifacts),
+                    "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
+                    "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
+                    "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0"])
+
+    step("3/3 ref_test: voces y formulaciones nuevas, afinado vs. preentrenado")
+    finetuned = ref_test.load_model(str(artifacts / "modelo-mejor.pt"))
+    report = ref_test.evaluate(finetuned, test_dir, model_name=str(artifacts / "modelo-mejor.pt"))
+    del finetuned
+    report["baseline"] = ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base")
+    paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
+    print(ref_test.format_table(report))
+
+    minutes = (time.perf_counter() - started) / 60
+    wer, base_wer = report["wer"], report["baseline"]["wer"]
+    slots = (report["slots"] or {}).get("all")
+    ok_wer = wer <= TARGET_WER_RATIO * base_wer
+    ok_slots = slots is not None and slots >= TARGET_SLOTS
+    print(f"\nWER con voces nuevas: {100 * base_wer:.1f}% (preentrenado) → {100 * wer:.1f}% (afinado): "
+          f"{'cumple' if ok_wer else 'NO cumple'} el objetivo de la mitad o menos.")
+    print(f"Los tres datos bien (patente, estadía, techado) desde el audio: "
+          f"{'—' if slots is None else f'{100 * slots:.1f}%'}: {'cumple' if ok_slots else 'NO cumple'} el objetivo de {100 * TARGET_SLOTS:.0f}%.")
+    print(f"Reporte: {paths['json']}, {paths['md']}, {paths['png']}. Tiempo total: {minutes:.1f} min.")
+    print(f"Curvas: .venv/bin/tensorboard --logdir {args.log_dir}")
+    return 0 if ok_wer and ok_slots else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
