@@ -214,3 +214,14 @@ def test_slot_scoring_on_references_and_empty_hypotheses(synth_dir):
     without_plate = sum(labels[i.utt_id].plate is None for i in items) / len(items)
     assert silent["slots"]["plate"] == pytest.approx(without_plate) and silent["wer"] == 1
     assert silent["slots_from_reference"] == perfect["slots_from_reference"]
+
+
+def test_written_baseline_has_the_documented_shape(synth_dir, quiet_tiny_pt, tmp_path):
+    """demo.py-style use: report["baseline"] set to a whole evaluate() result, then write_outputs."""
+    model = pesos.load_whisper(quiet_tiny_pt)
+    report = ref_test.evaluate(model, synth_dir, limit=1, model_name="a", progress=False, log=lambda m: None)
+    report["baseline"] = ref_test.evaluate(model, synth_dir, limit=1, model_name="b", progress=False, log=lambda m: None)
+    paths = ref_test.write_outputs(report, tmp_path / "r.json")
+    written = json.loads(paths["json"].read_text())
+    _check_report_shape(written, with_baseline=True)
+    assert paths["md"].exists() and paths["png"].exists()
