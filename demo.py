@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     finetuned = ref_test.load_model(str(artifacts / "modelo-mejor.pt"))
     report = ref_test.evaluate(finetuned, test_dir, model_name=str(artifacts / "modelo-mejor.pt"))
     del finetuned
-    report["baseline"] = ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base")
+    ref_test.attach_baseline(report, ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base"))
     paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
     print(ref_test.format_table(report))
 
