@@ -7,12 +7,13 @@ STAMP := $(VENV)/.instalado
 TORCH_VERSION ?= 2.13.0
 SYSTEM_PACKAGES := espeak-ng sox
 
-.PHONY: setup system test lint demo clean help
+.PHONY: setup system test lint demo olvido clean help
 
 help:
 	@echo "make setup  - crea .venv e instala todo (torch, whisper, lightning, espeak-ng...)"
 	@echo "make test   - corre los tests (hace el setup si falta)"
 	@echo "make demo   - trabajo principal offline: voz sintética + Whisper base incluido"
+	@echo "make olvido - mide el olvido del modelo de la demo en habla real (../shared/audio/real_es)"
 	@echo "make lint   - ruff"
 
 setup: $(STAMP) system
@@ -46,3 +47,8 @@ demo: setup
 
 clean:
 	rm -rf $(VENV) artifacts tensor_logs data/sintetico* .pytest_cache
+
+# Forgetting: the demo's fine-tuned model and the pretrained one on real human speech (needs ../shared).
+olvido: setup
+	$(PY) ref_test.py --checkpoint artifacts/demo/modelo-mejor.pt --data-dir ../shared/audio/real_es \
+		--compare-with base --report artifacts/demo/olvido.json

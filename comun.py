@@ -8,6 +8,7 @@ Data flow (shapes where tensors cross functions):
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -58,6 +59,10 @@ class Config:
     precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
     gradient_clip_val: float = 1.0
     cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
+    # Against forgetting (0 = off): KL towards the pretrained decoder's next-token distribution on the
+    # same teacher-forced inputs, and an L2 pull of the trained weights towards their starting values.
+    distill_weight: float = 0.0
+    l2sp_weight: float = 0.0
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     val_decode_max: int = 200  # utterances decoded for WER/CER at each validation (decoding is slow)
@@ -286,6 +291,13 @@ class WhisperModelModule(pl.LightningModule):
         self.model = model if model is not None else pesos.load_whisper(self.config.model_name)
         apply_freeze_policy(self.model, self.config.freeze)
         self.tokenizer = get_tokenizer(self.model, self.config.language)
+        # Frozen copies of what the model knew, only when a remedy against forgetting asks for them.
+        # Kept in a plain dict so they stay out of the checkpoint's state_dict (weights under `model.` only).
+        self._frozen: dict = {}
+        if self.config.distill_weight:
+            self._frozen["teacher"] = copy.deepcopy(self.model.decoder).eval().requires_grad_(False)
+        if self.config.l2sp_weight:
+            self._frozen["start"] = {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
         self._val_pairs: list[tuple[str, str, str]] = []
         self._decoded = 0
         self._batch_started = None
@@ -299,14 +311,36 @@ class WhisperModelModule(pl.LightningModule):
                 return self.model.encoder(batch["mel"])
         return self.model.encoder(batch["mel"])
 
-    def _loss(self, batch: dict, audio_features: torch.Tensor) -> torch.Tensor:
-        logits = self.model.decoder(batch["dec_input"], audio_features)  # (B, T, vocab)
+    def _loss(self, batch: dict, audio_features: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
+        if logits is None:
+            logits = self.model.decoder(batch["dec_input"], audio_features)  # (B, T, vocab)
         return F.cross_entropy(logits.float().transpose(1, 2), batch["labels"], ignore_index=-100)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch, self._encode(batch))
+        features = self._encode(batch)
+        logits = self.model.decoder(batch["dec_input"], features)  # (B, T, vocab)
+        loss = self._loss(batch, features, logits)
+        self.log("train/ce", loss, batch_size=len(batch["ids"]))
+        if "teacher" in self._frozen:
+            with torch.no_grad():
+                teacher = self._frozen["teacher"](batch["dec_input"], features).float().log_softmax(-1)
+            mask = batch["labels"] != -100  # (B, T)
+            kl = F.kl_div(logits.float().log_softmax(-1)[mask], teacher[mask], log_target=True, reduction="batchmean")
+            self.log("train/kl_preentrenado", kl, batch_size=len(batch["ids"]))
+            loss = loss + self.config.distill_weight * kl
+        if "start" in self._frozen:
+            start = self._frozen["start"]
+            drift = sum(((p - start[n]) ** 2).sum() for n, p in self.model.named_parameters() if n in start)
+            self.log("train/deriva_l2", drift, batch_size=len(batch["ids"]))
+            loss = loss + self.config.l2sp_weight * drift
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
         return loss
+
+    def on_fit_start(self):
+        if "teacher" in self._frozen:
+            self._frozen["teacher"].to(self.device)
+        if "start" in self._frozen:
+            self._frozen["start"] = {n: t.to(self.device) for n, t in self._frozen["start"].items()}
 
     def on_train_batch_start(self, batch, batch_idx):
         self._batch_started = time.perf_counter()

@@ -3,7 +3,8 @@
 1. sintetico.py: a training corpus spoken by some espeak-ng voices, and a test corpus spoken by
    *other* voices with phrasings the training never saw;
 2. fine_tune.py: the bundled Whisper base, decoder retrained for a bounded number of steps;
-3. ref_test.py: the fine-tuned and the pretrained model on the test corpus, side by side.
+3. ref_test.py: the fine-tuned and the pretrained model on the test corpus, side by side;
+4. when ../shared/audio/real_es is there (real human speech): the same pair on it, to see forgetting.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sintetico
 
 TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
 TARGET_SLOTS = 0.8  # all three slots right, from audio
+MAX_FORGETTING = 0.02  # WER points the fine-tuned model may lose on real speech
+REAL_SPEECH = Path(__file__).resolve().parent.parent / "shared" / "audio" / "real_es"
 
 
 class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -39,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=150, help="pasos de entrenamiento")
     parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="tasa de aprendizaje máxima")
+    parser.add_argument("--distill-weight", type=float, default=0.0,
+                        help="contra el olvido: peso del KL hacia el decoder preentrenado (ver README)")
     parser.add_argument("--seed", type=int, default=0, help="semilla")
+    parser.add_argument("--habla-real", default=str(REAL_SPEECH),
+                        help="carpeta con manifest.tsv de habla real para medir el olvido (se saltea si no existe)")
     return parser
 
 
@@ -54,25 +61,37 @@ def main(argv: list[str] | None = None) -> int:
     train_dir, test_dir = data / "entrenamiento", data / "prueba"
     started = time.perf_counter()
 
-    step("1/3 Corpus sintéticos (espeak-ng)")
+    step("1/4 Corpus sintéticos (espeak-ng)")
     sintetico.main(["--out", str(train_dir), "--n", str(args.n_train), "--seed", str(args.seed),
                     "--voices", "entrenamiento", "--fraseo", "entrenamiento"])
     sintetico.main(["--out", str(test_dir), "--n", str(args.n_test), "--seed", str(args.seed + 1),
                     "--voices", "evaluacion", "--fraseo", "evaluacion"])
 
-    step("2/3 Fine-tuning de Whisper base (decoder)")
+    step("2/4 Fine-tuning de Whisper base (decoder)")
     fine_tune.main(["--model-name", "base", "--data-dir", str(train_dir), "--artifacts-dir", str(artifacts),
                     "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
                     "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
-                    "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0"])
+                    "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0",
+                    "--distill-weight", str(args.distill_weight)])
 
-    step("3/3 ref_test: voces y formulaciones nuevas, afinado vs. preentrenado")
+    step("3/4 ref_test: voces y formulaciones nuevas, afinado vs. preentrenado")
     finetuned = ref_test.load_model(str(artifacts / "modelo-mejor.pt"))
     report = ref_test.evaluate(finetuned, test_dir, model_name=str(artifacts / "modelo-mejor.pt"))
     del finetuned
     ref_test.attach_baseline(report, ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base"))
     paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
     print(ref_test.format_table(report))
+
+    forgetting = None
+    if Path(args.habla_real, ref_test.MANIFEST).is_file():
+        step("4/4 Olvido: habla real (../shared/audio/real_es), afinado vs. preentrenado")
+        real = ref_test.evaluate(ref_test.load_model(str(artifacts / "modelo-mejor.pt")), args.habla_real,
+                                 model_name=str(artifacts / "modelo-mejor.pt"))
+        ref_test.attach_baseline(real, ref_test.evaluate(ref_test.load_model("base"), args.habla_real, model_name="base"))
+        ref_test.write_outputs(real, artifacts / "olvido.json")
+        forgetting = real["wer"] - real["baseline"]["wer"]
+    else:
+        print(f"\n(Sin {args.habla_real}: no se mide el olvido en habla real.)")
 
     minutes = (time.perf_counter() - started) / 60
     wer, base_wer = report["wer"], report["baseline"]["wer"]
@@ -83,9 +102,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{'cumple' if ok_wer else 'NO cumple'} el objetivo de la mitad o menos.")
     print(f"Los tres datos bien (patente, estadía, techado) desde el audio: "
           f"{'—' if slots is None else f'{100 * slots:.1f}%'}: {'cumple' if ok_slots else 'NO cumple'} el objetivo de {100 * TARGET_SLOTS:.0f}%.")
+    ok_forgetting = forgetting is None or forgetting <= MAX_FORGETTING
+    if forgetting is not None:
+        print(f"Habla real: WER {100 * real['baseline']['wer']:.1f}% (preentrenado) → {100 * real['wer']:.1f}% (afinado), "
+              f"{100 * forgetting:+.1f} puntos: {'cumple' if ok_forgetting else 'NO cumple'} el máximo de "
+              f"{100 * MAX_FORGETTING:.0f} puntos de olvido ({artifacts / 'olvido.md'}).")
     print(f"Reporte: {paths['json']}, {paths['md']}, {paths['png']}. Tiempo total: {minutes:.1f} min.")
     print(f"Curvas: .venv/bin/tensorboard --logdir {args.log_dir}")
-    return 0 if ok_wer and ok_slots else 1
+    return 0 if ok_wer and ok_slots and ok_forgetting else 1
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ HELP = {
     "devices": "dispositivos: un número, una lista (0,1) o auto",
     "strategy": "estrategia de Lightning: auto, ddp, fsdp…",
     "log_every_n_steps": "cada cuántos pasos se escribe en TensorBoard",
+    "distill_weight": "contra el olvido: peso del KL hacia el decoder preentrenado (0: desactivado)",
+    "l2sp_weight": "contra el olvido: peso de la distancia L2 a los pesos iniciales (0: desactivado)",
     "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
 }
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
@@ -103,6 +105,8 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("gradient_accumulation_steps", 1) >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
         (values.get("num_worker", 0) >= 0, "--num-worker no puede ser negativo"),
         (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
+        (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
+         "--distill-weight y --l2sp-weight no pueden ser negativos"),
         (values.get("cache_encoder") in (0, 1), "--cache-encoder debe ser 0 o 1"),
         (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
         (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),

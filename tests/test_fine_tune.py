@@ -101,3 +101,20 @@ def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp
     assert "Restoring states from the checkpoint" in result.stderr + result.stdout
     assert "Caché del encoder:" not in result.stdout  # the first run's cache is reused, not recomputed
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 60
+
+
+def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "3", "--learning-rate", "1e-3",
+                    "--distill-weight", "1.0", "--l2sp-weight", "0.01", "--log-every-n-steps", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert all(key.startswith("model.") for key in checkpoint["state_dict"])  # no frozen teacher inside
+    assert checkpoint["hyper_parameters"]["config"]["distill_weight"] == 1.0
+    pesos.load_whisper(tmp_path / "artifacts" / "last.ckpt")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    assert {"train/kl_preentrenado", "train/deriva_l2", "train/ce"} <= set(events.Tags()["scalars"])

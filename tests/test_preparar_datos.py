@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -237,3 +238,16 @@ def test_no_work_on_import():
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "False"
 
+
+
+def test_fine_tune_trains_on_the_prepared_dir_with_no_further_step(prepared, tiny_whisper_pt, tmp_path):
+    """Issue 3's last check: preparar_datos.py output goes straight into fine_tune.py."""
+    data = tmp_path / "data"
+    shutil.copytree(prepared["data"], data)
+    result = subprocess.run(
+        [sys.executable, "fine_tune.py", "--model-name", str(tiny_whisper_pt), "--data-dir", str(data),
+         "--artifacts-dir", str(tmp_path / "artifacts"), "--log-dir", str(tmp_path / "logs"), "--max-steps", "2",
+         "--batch-size", "2", "--num-worker", "0", "--val-decode-max", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "artifacts" / "modelo-ultimo.pt").exists()
