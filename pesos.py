@@ -234,7 +234,10 @@ def build_whisper(dims: ModelDimensions | dict, state: dict[str, torch.Tensor], 
             f"{source}: los pesos no corresponden a un Whisper {dims.n_audio_layer}/{dims.n_text_layer} capas. "
             f"Faltan {len(missing)} clave(s) {missing[:3]}; sobran {len(unexpected)} {unexpected[:3]}."
         )
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # same names, other shapes: weights of another model size
+        raise WeightsError(f"{source}: los tamaños de los tensores no coinciden con las dimensiones guardadas ({e}).") from None
     return model
 
 
