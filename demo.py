@@ -17,6 +17,7 @@ from pathlib import Path
 import fine_tune
 import ref_test
 import sintetico
+from cli import SpanishParser
 
 TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
 TARGET_SLOTS = 0.8  # all three slots right, from audio
@@ -24,16 +25,8 @@ MAX_FORGETTING = 0.02  # WER points the fine-tuned model may lose on real speech
 REAL_SPEECH = Path(__file__).resolve().parent.parent / "shared" / "audio" / "real_es"
 
 
-class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix="uso: ")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="demo.py", add_help=False, formatter_class=SpanishHelpFormatter,
-                                     description="Demo offline: voz sintética → fine-tuning de Whisper base → ref_test.")
-    parser._optionals.title = "opciones"
-    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
+    parser = SpanishParser(prog="demo.py", description="Demo offline: voz sintética → fine-tuning de Whisper base → ref_test.")
     parser.add_argument("--datos", default="data/demo", help="dónde generar los corpus sintéticos")
     parser.add_argument("--artifacts-dir", default="artifacts/demo", help="checkpoints, modelos y reporte")
     parser.add_argument("--log-dir", default="tensor_logs/demo", help="logs de TensorBoard")

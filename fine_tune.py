@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 import datos
 import pesos
 from cache_encoder import EncoderCache
+from cli import SpanishParser
 from comun import FREEZE_POLICIES, Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule
 
 HELP = {
@@ -59,20 +60,13 @@ HELP = {
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
 
 
-class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix="uso: ")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fine_tune.py", add_help=False, formatter_class=SpanishHelpFormatter,
+    parser = SpanishParser(
+        prog="fine_tune.py",
         description="Reentrena el decoder de Whisper sobre un data dir (español rioplatense). "
                     "Cada opción corresponde a un campo de Config en comun.py.",
         epilog="Ejemplo: python fine_tune.py --data-dir data --model-name base --batch-size 8",
     )
-    parser._optionals.title = "opciones"
-    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
     defaults = Config()
     for f in fields(Config):
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=getattr(defaults, f.name),

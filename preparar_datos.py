@@ -21,6 +21,7 @@ from pathlib import Path
 
 import datos
 import numeros
+from cli import SpanishParser
 
 TARGET_RATE = 16_000
 MAX_SECONDS = 30.0
@@ -493,19 +494,12 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-class _SpanishHelp(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix="uso: ")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="preparar_datos.py", add_help=False, formatter_class=_SpanishHelp,
+    p = SpanishParser(
+        prog="preparar_datos.py",
         description="Prepara el corpus OpenSLR 61 (español argentino) como data dir del proyecto: audios a "
                     "16 kHz mono, números en dígitos, validación y partición train/val/test.",
     )
-    p._optionals.title = "opciones"
-    p.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
     p.add_argument("--zips", required=True, type=Path, metavar="CARPETA",
                    help="carpeta con es_ar_female.zip, es_ar_male.zip, es_weather_messages.zip (o ya descomprimidos)")
     p.add_argument("--data-dir", default=Path("data"), type=Path, metavar="CARPETA",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import datos
 import extraccion
+from cli import SpanishParser
 
 # torch, whisper and comun (~4 s to import) are imported inside the functions that need them, so
 # --help and option errors answer at once.
@@ -473,17 +474,6 @@ def write_outputs(report: dict, path: str | Path, notes: list[str] = ()) -> dict
 # --- command line ------------------------------------------------------------------------------
 
 
-class SpanishHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix="uso: ")
-
-
-class SpanishParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -496,15 +486,13 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = SpanishParser(
-        prog="ref_test.py", add_help=False, formatter_class=SpanishHelpFormatter,
+        prog="ref_test.py",
         description="Evalúa un modelo Whisper sobre audio de prueba: WER y CER (normalizados, números como dígitos), "
                     "WER crudo, por hablante y por género, las peores frases, y los slots del estacionamiento "
                     "(patente, estadía, techado) cuando el data dir tiene slots.tsv.",
         epilog="Ejemplo: python ref_test.py --checkpoint artifacts/last.ckpt --data-dir data/sintetico "
                "--compare-with base",
     )
-    parser._optionals.title = "opciones"
-    parser.add_argument("-h", "--help", action="help", help="mostrar esta ayuda y salir")
     parser.add_argument("--checkpoint", required=True, metavar="MODELO",
                         help="modelo a evaluar: .ckpt de fine_tune.py, .pt exportado, nombre oficial (base…) o directorio CTranslate2")
     parser.add_argument("--data-dir", required=True, metavar="DIR",

@@ -12,7 +12,6 @@ import argparse
 import io
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli import SpanishParser
 from datos import AUDIO_DIR, SLOTS, SPLIT, TRANSCRIPTS, SlotLabels, audio_path, write_slots, write_transcripts
 from extraccion import LETTER_NAMES
 
@@ -706,42 +706,15 @@ def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], ge
 # Command line
 # ---------------------------------------------------------------------------------------------
 
-class _SpanishHelp(argparse.RawDescriptionHelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix="uso: ")
-
-
-# argparse's own messages are English; these are the ones a user can trigger here.
-_ARGPARSE_ES = [
-    (r"the following arguments are required: (.*)", r"falta la opción obligatoria \1"),
-    (r"argument (\S+): invalid (int|float) value: (.*)", r"\1: se esperaba un número, no \3"),
-    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", r"\1: opción inválida \2 (elegí entre \3)"),
-    (r"argument (\S+): expected one argument", r"\1: falta el valor"),
-    (r"unrecognized arguments: (.*)", r"opciones desconocidas: \1"),
-]
-
-
-class _SpanishParser(argparse.ArgumentParser):
-    def error(self, message):
-        for pattern, spanish in _ARGPARSE_ES:
-            message = re.sub(f"^{pattern}$", spanish, message)
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _SpanishParser(
+    parser = SpanishParser(
         prog="sintetico.py",
-        formatter_class=_SpanishHelp,
-        add_help=False,
         description="Genera respuestas sintéticas de estacionamiento (patente, estadía, techado) habladas por "
                     "espeak-ng con varias voces en español, como un data dir: audios/*.wav, transcripciones.tsv "
                     "y slots.tsv.",
         epilog="Ejemplo:\n  python sintetico.py --out data/sintetico --n 200 --seed 0 --voices entrenamiento\n\n"
                f"Voces de entrenamiento: {','.join(TRAIN_VOICES)}\nVoces de evaluación: {','.join(HELDOUT_VOICES)}",
     )
-    parser._optionals.title = "opciones"
-    parser.add_argument("-h", "--help", action="help", help="muestra esta ayuda y sale")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="carpeta de salida (data dir); se sobrescribe")
     parser.add_argument("--n", type=int, default=200, metavar="N", help="cantidad de audios (por defecto 200)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="semilla: la misma semilla da los mismos archivos")

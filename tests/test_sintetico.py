@@ -119,7 +119,7 @@ def test_missing_espeak_says_how_to_install(tmp_path):
 def test_spanish_help():
     result = run("--help")
     assert result.returncode == 0
-    assert "uso:" in result.stdout and "muestra esta ayuda" in result.stdout
+    assert "uso:" in result.stdout and "mostrar esta ayuda" in result.stdout
 
 
 def test_labels_round_trip_for_every_plate_shape():
