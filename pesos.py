@@ -234,10 +234,14 @@ def build_whisper(dims: ModelDimensions | dict, state: dict[str, torch.Tensor], 
             f"{source}: los pesos no corresponden a un Whisper {dims.n_audio_layer}/{dims.n_text_layer} capas. "
             f"Faltan {len(missing)} clave(s) {missing[:3]}; sobran {len(unexpected)} {unexpected[:3]}."
         )
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:  # same names, other shapes: weights of another model size
-        raise WeightsError(f"{source}: los tamaños de los tensores no coinciden con las dimensiones guardadas ({e}).") from None
+    expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wrong = [k for k in expected_shapes if tuple(state[k].shape) != expected_shapes[k]]
+    if wrong:  # same names, other shapes: weights of another model size
+        raise WeightsError(
+            f"{source}: los tamaños de los tensores no coinciden con las dimensiones guardadas en {len(wrong)} "
+            f"clave(s), p. ej. {wrong[0]}: {tuple(state[wrong[0]].shape)} en el archivo, {expected_shapes[wrong[0]]} esperado."
+        )
+    model.load_state_dict(state, strict=True)
     return model
 
 

@@ -161,7 +161,7 @@ def _bad_checkpoints(tmp_path):
     shapes = tmp_path / "formas.pt"  # right names, dims of another model
     torch.save({"dims": {**dims, "n_text_state": 32}, "model_state_dict": state}, shapes)
     return {wrong_prefix: "fuera de `model.`", bare: "no es un checkpoint de Whisper reconocido",
-            prefixed_pt: "Faltan", shapes: "no se pudo cargar como Whisper", tmp_path / "no_existe.ckpt": "No existe"}
+            prefixed_pt: "Faltan", shapes: "los tamaños de los tensores no coinciden", tmp_path / "no_existe.ckpt": "No existe"}
 
 
 def test_bad_checkpoints_are_refused_in_spanish(synth_dir, tmp_path):
