@@ -143,6 +143,22 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
 # --- dataset -----------------------------------------------------------------------------------
 
 
+def audio_problem(path: Path) -> str | None:
+    """Why a clip cannot be used whole (missing, unreadable, longer than Whisper's 30 s window), or None.
+
+    Reads only the header, so checking a whole corpus is fast. Training and evaluation share it.
+    """
+    if not path.is_file():
+        return "audio faltante"
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError):
+        return "audio ilegible"
+    if info.frames / info.samplerate > CHUNK_LENGTH:
+        return f"audio de más de {CHUNK_LENGTH} s"
+    return None
+
+
 @dataclass
 class Skipped:
     """Rows a dataset left out, by reason, with the first ids of each (reported, never silent)."""
@@ -183,17 +199,9 @@ class SpeechDataset(Dataset):
         for utt_id, text in texts.items():
             if split_map.get(utt_id) != split:
                 continue
-            path = datos.audio_path(data_dir, utt_id)
-            if not path.exists():
-                self.skipped.add("audio faltante", utt_id)
-                continue
-            try:
-                info = sf.info(str(path))
-            except (sf.LibsndfileError, RuntimeError):
-                self.skipped.add("audio ilegible", utt_id)
-                continue
-            if info.frames / info.samplerate > CHUNK_LENGTH:
-                self.skipped.add(f"audio de más de {CHUNK_LENGTH} s", utt_id)
+            problem = audio_problem(datos.audio_path(data_dir, utt_id))
+            if problem:
+                self.skipped.add(problem, utt_id)
                 continue
             tokens = prefix + tokenizer.encode(" " + text)
             if len(tokens) + 1 > n_text_ctx:

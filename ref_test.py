@@ -119,25 +119,15 @@ def load_items(data_dir: str | Path, split: str = "test", log=print) -> tuple[li
 
 def _usable(items: list[Item], limit: int | None, log) -> list[Item]:
     """Items whose audio exists, is readable and fits Whisper's 30 s window; the rest counted and reported."""
-    import soundfile as sf
-    from whisper.audio import CHUNK_LENGTH
-
-    from comun import Skipped
+    from comun import Skipped, audio_problem
 
     skipped, kept = Skipped(), []
     for item in items:
         if limit is not None and len(kept) >= limit:
             break
-        if not item.path.is_file():
-            skipped.add("audio faltante", item.utt_id)
-            continue
-        try:
-            info = sf.info(str(item.path))
-        except (sf.LibsndfileError, RuntimeError):
-            skipped.add("audio ilegible", item.utt_id)
-            continue
-        if info.frames / info.samplerate > CHUNK_LENGTH:  # decoding would cut it: an unfair error
-            skipped.add(f"audio de más de {CHUNK_LENGTH} s", item.utt_id)
+        problem = audio_problem(item.path)  # a clip over 30 s would be cut by decoding: an unfair error
+        if problem:
+            skipped.add(problem, item.utt_id)
             continue
         kept.append(item)
     if skipped.counts:
