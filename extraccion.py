@@ -414,7 +414,7 @@ _STOPWORDS = set(
     auto moto coche gol ka kia bmw vw up fox ds mg gm cx qq sw tt rs gt gti suv pm am dale che bah uh oh ay ey ni
     vez veo ves van dan den sea ser iba fui mia mío mia mis tus sus nada todo toda odo sol mar luz sal gas cap nro
     num mil seg hola chau gracias vale tenes tengo las por que qué este osea chapa ese esa ten sal
-    pon dar doy va vas vea visto dame deme aqui aquí ahora porfa favor the and kg km cm mm gr lt ml kw cv hp""".split()
+    pon dar doy da das va vas vea visto dame deme aqui aquí ahora porfa favor the and kg km cm mm gr lt ml kw cv hp""".split()
 )
 
 
@@ -472,8 +472,9 @@ def _is_quantity(words: list[str], flags: list[str], start: int, end: int) -> bo
     if nxt in _ABBREVIATED_UNITS and (flags[end] == "U" or flags[start] == "g" or plate_digits):
         nxt = ""  # "AB 123 HS", "ab123hs": plate letters that look like a unit
     prev = words[start - 1] if start > 0 else ""
-    if prev in {"las", "$", "nro", "numero", "altura"} or prev in _CAR_BRANDS:
-        return True
+    letters_follow = end < len(words) and flags[end] in ("U", "W") and 2 <= len(words[end]) <= 3
+    if prev in {"las", "$", "nro", "numero", "altura"} or (prev in _CAR_BRANDS and not (plate_digits and letters_follow)):
+        return True  # "un Peugeot 208"; but "VW 327 DJ" has a plate's whole shape
     after = next((w for w in words[end:] if w[0].isalnum()), "")
     if prev == "la" and words[start] in {"1", "una", "uno"} and not (after.isdigit() or after in _NUMBER_WORDS):
         return True  # "hasta la una", but not "es la 1 00 AAA"
@@ -633,6 +634,9 @@ def _candidates(run: list[_Item], loose: bool = False) -> list[_Candidate]:
 
 
 def _plate_in_run(run: list[_Item], duplicate_letter: str | None) -> _Candidate | None:
+    half = len(run) // 2
+    if half and [(i.kind, i.value) for i in run[:half]] == [(i.kind, i.value) for i in run[half:]]:
+        run = run[:half]  # "P 093 QLD... P 093 QLD": said twice to be sure, one plate
     cands: list[_Candidate] = []
     if duplicate_letter:
         # "A B C D 1 2 3, la D es la de duplicado": the small D/T/C is not part of the plate.
@@ -754,7 +758,7 @@ _DURATION = re.compile(
     rf"|(?P<hn>{_NUM}|{_PAIR})\s*{_H}(?:\s*(?:y\s+)?(?P<hm>\d{{1,2}})(?:\s*{_M})?(?!\s*(?:{_H}|\d|:|§)))?"
     rf"(?:\s*y\s+(?P<hfrac>media|cuarto))?"
     r"|\bhora y (?P<bare_frac>media|cuarto)\b"
-    r"|\bmedias? horas?\b(?P<half>)"
+    r"|\bmedias? (?:horas?|horitas?)\b(?P<half>)"
     rf"|(?:(?P<qn>{_NUM})\s+)?\bcuartos? de horas?\b(?P<quarter>)"
     rf"|(?P<mn>{_NUM}|{_PAIR})\s*{_M}"
     rf"|(?P<dn>{_NUM}|{_PAIR})\s*(?:dias?|diitas?)\b"
@@ -770,7 +774,7 @@ _FIXED = {"medio dia": 360, "todo el dia": 720, "toda la noche": 720, "el dia en
 _FRAC = {"media": 30, "cuarto": 15, None: 0}
 # A number after a stay, with a range or a correction word before it: "hora y media o dos", "dos horas, no, tres".
 _TRAILING = re.compile(
-    rf"^\s*,?\s*(?:(?P<range>o|a|-|hasta)|(?P<fix>(?:(?:no|mejor|digo|perdon|bah|capaz|ponele|o sea|,)\s*)+))\s*"
+    rf"^\s*,?\s*(?:(?P<range>o|a|-|hasta)|(?P<fix>(?:(?:no|mejor|digo|perdon|bah|capaz|ponele|o sea|eh|em|mmm|,)\s*)+))\s*"
     rf"(?P<n>{_NUM})(?:\s+y\s+(?P<frac>media|cuarto))?(?!\s*(?:[:.]?\d|§|{_H}|{_M}|dias?|semanas?|pesos|de la|cuartos?))"
 )
 _LEADING_RANGE = re.compile(rf"(?P<n>{_NUM})\s*(?:o|a|-|y)\s*$")
@@ -784,7 +788,7 @@ _CLOCK = re.compile(
     r"|\b(?P<fixword>el mediodia|al mediodia|el medio dia|al medio dia|la medianoche|a medianoche|medianoche|mediodia)\b"
 )
 _CLOCK_TRIGGER = re.compile(
-    r"\b(hasta|vuelvo|vuelva|volver|vengo a (?:buscar|retirar|sacar)\w*|venir a buscar\w*|paso|pasar|pasare|salgo|me voy|retiro|retirar\w*|busco|buscar\w*|"
+    r"\b(hasta|vuelvo|vuelva|volver|vengo a|venir a buscar\w*|paso|pasar|pasare|salgo|me voy|retiro|retirar\w*|busco|buscar\w*|"
     r"regreso|regresar|saco|sacar\w*|recojo|levanto|necesito|termino|me lo llevo|lo llevo|estoy de vuelta|vuelta)\b"
 )
 _CLOCK_AFTER_TRIGGER = re.compile(
@@ -793,8 +797,9 @@ _CLOCK_AFTER_TRIGGER = re.compile(
 _CLOCK_BLOCKER = re.compile(
     r"\b(llegue|llego|llegamos|son|eran|es la|entro|turno|cita|reunion|empieza|abre|abren|desde)\b"
 )
+_HABIT = re.compile(r"\b(siempre|los (?:lunes|martes|miercoles|jueves|viernes|sabados|domingos)|todos los dias)\b")
 _IGNORE_BEFORE = re.compile(
-    r"(\b(cuanto|precio|tarifa|pesos|sale|cuesta|cobr\w*|valor|hace|aguanta\w*|espera\w*|banca\w*|dame|deme|"
+    r"(\b(cuanto|precio|tarifa|pesos|sale|cuesta|cobr\w*|valor|hace(?! falta)|aguanta\w*|espera\w*|banca\w*|dame|deme|"
     r"segundo)\b[^.?!;]{0,25}|\$[^.?!;]{0,25})$"
 )
 
@@ -850,6 +855,8 @@ def _clock_minutes(m: re.Match, s: str, arrival: datetime.time | None) -> int | 
 def _is_stay_clock(m: re.Match, s: str) -> bool:
     before = re.split(r"[.?!;]", s[: m.start()])[-1][-45:]
     after = re.split(r"[.?!;]", s[m.end() :])[0][:30]
+    if _HABIT.search(before):
+        return False  # "los sábados vengo a las 9": a habit, not today's stay
     trig = [t.end() for t in _CLOCK_TRIGGER.finditer(before)]
     block = [b.end() for b in _CLOCK_BLOCKER.finditer(before)]
     if trig and (not block or trig[-1] > block[-1]):
@@ -952,10 +959,10 @@ _OTHER_SENSE_AFTER = re.compile(r"^\s*(del?|por el|por la|por mi|por)\b")
 _INDIFFERENT = re.compile(
     r"\b(me da igual|da igual|me da lo mismo|da lo mismo|lo que sea|donde sea|cualquiera|cualquier lugar|"
     r"donde haya lugar|donde haya|indistinto|no tengo preferencia|sin preferencia|no me importa|no importa|"
-    r"me es indistinto|como sea|es lo mismo|ni idea|no se)\b"
+    r"me es indistinto|como sea|es lo mismo|lo mismo|ni idea|no se)\b"
 )
 _NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+(?!y\b|pero\b)\w+){0,4}\s*$")
-_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se))")
+_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa))")
 _COND_NEG = re.compile(r"\b(si no hay|si no|sino)\s*,?\s*$")  # the fallback, not the wish
 
 
@@ -982,8 +989,10 @@ def _extract_covered(words: list[str]) -> bool | None:
             if m.group("true") in ("adentro",) or m.group("false") == "afuera":
                 if _OTHER_SENSE_BEFORE.search(before) or _OTHER_SENSE_AFTER.search(after):
                     continue
-            elif re.match(r"\s*por (el|la|mi|su)\b", after):
-                continue  # "cubierto por el seguro"
+            elif (m.group("true") or "").startswith("cubiert") and re.match(
+                r"\s*por (el|la|mi|su)\b", after
+            ):
+                continue  # "cubierto por el seguro"; but "bajo techo por la lluvia" is a wish
             val = m.group("true") is not None
             if m.group("false") == "sin techo":
                 val = False

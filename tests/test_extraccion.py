@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from extraccion import LETTER_NAMES, Slots, _numeric_words, _tokenize, confirm, extract, parse_number
@@ -305,6 +305,8 @@ COVERED_CASES = [
     ("techado", True),
     ("Techado.", True),
     ("bajo techo", True),
+    ("lo quiero bajo techo por la lluvia", True),  # "por la" only marks another sense after "cubierto"
+    ("techado o al aire libre, lo mismo", None),
     ("cubierto", True),
     ("cochera cubierta", True),
     ("adentro", True),
@@ -363,6 +365,17 @@ CONFIRM_CASES = [
 
 # Whole answers: every slot at once.
 FULL_CASES = [
+    # Found by ref_test on the demo's test corpus (references the extractor got wrong).
+    ("Mirá, anotá, P 093 QLD... P 093 QLD, listo.", T14, Slots("P093QLD", None, None)),
+    ("es la AE 071 UW... AE 071 UW, la del auto gris.", T14, Slots("AE071UW", None, None)),
+    ("anotá, WIN 757 y después voy a estar 2 horas, eh, no, 3, y lo puedo dejar afuera", T14,
+     Slots("WIN757", 180, False)),
+    # Found by comparing the extractor with sintetico.py's labels on 6,000 generated answers.
+    ("Hola, es VW 327 DJ, nada más.", T14, Slots("VW327DJ", None, None)),
+    ("Es la patente OVN 699 y da igual dónde", T14, Slots("OVN699", None, None)),
+    ("Buenas, en media horita paso a buscarlo, sin techo, no pasa nada.", T14, Slots(None, 30, False)),
+    ("Perdón, vengo a las 10 de la noche, por favor.", T14, Slots(None, 480, None)),
+    ("Mirá, no, techado no hace falta, y lo dejo por toda la noche, listo.", T14, Slots(None, 720, False)),
     ("La patente es AB 123 CD, me quedo dos horas, techado si hay.", T14, Slots("AB123CD", 120, True)),
     ("a be ciento veintitrés ce de, hasta las seis de la tarde, afuera está bien", T14, Slots("AB123CD", 240, False)),
     ("KJH 765 45 minutos, me da igual dónde", T14, Slots("KJH765", 45, None)),
@@ -495,6 +508,7 @@ def spoken_plates(draw):
 @given(spoken_plates())
 def test_any_spoken_plate_round_trips(case):
     plate, text = case
+    assume(not re.search(r"\d(USD|ARS|EUR)$", plate))  # "000 USD" is a price (CONVENCIONES_SLOTS.md: prices -> null)
     assert extract(text).plate == plate, text
 
 
