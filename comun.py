@@ -63,6 +63,9 @@ class Config:
     # same teacher-forced inputs, and an L2 pull of the trained weights towards their starting values.
     distill_weight: float = 0.0
     l2sp_weight: float = 0.0
+    # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): the exported models are
+    # (1 - w) * fine-tuned + w * pretrained. Most of the gain stays, most of what base knew comes back.
+    merge_pretrained: float = 0.0
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     val_decode_max: int = 200  # utterances decoded for WER/CER at each validation (decoding is slow)
@@ -260,6 +263,15 @@ class WhisperDataCollatorWithPadding:
 
 # openai-whisper's LayerNorm names: no weight decay on them (nor on any bias).
 _NO_DECAY = ("attn_ln", "cross_attn_ln", "mlp_ln", "ln", "ln_post")
+
+
+@torch.no_grad()
+def merge_with_pretrained(model: whisper.model.Whisper, pretrained: whisper.model.Whisper, weight: float) -> None:
+    """In place: every floating tensor becomes (1 - weight) * fine-tuned + weight * pretrained."""
+    reference = pretrained.state_dict()
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            tensor.lerp_(reference[name].to(tensor.device, tensor.dtype), weight)
 
 
 def apply_freeze_policy(model: whisper.model.Whisper, policy: str) -> None:

@@ -8,6 +8,7 @@ epoch as OpenAI-format `.pt` files that `whisper.load_model(path)` reads.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import typing
@@ -24,7 +25,14 @@ import datos
 import pesos
 from cache_encoder import EncoderCache
 from cli import SpanishParser
-from comun import FREEZE_POLICIES, Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule
+from comun import (
+    FREEZE_POLICIES,
+    Config,
+    SpeechDataset,
+    WhisperDataCollatorWithPadding,
+    WhisperModelModule,
+    merge_with_pretrained,
+)
 
 HELP = {
     "learning_rate": "tasa de aprendizaje máxima de AdamW",
@@ -55,6 +63,8 @@ HELP = {
     "log_every_n_steps": "cada cuántos pasos se escribe en TensorBoard",
     "distill_weight": "contra el olvido: peso del KL hacia el decoder preentrenado (0: desactivado)",
     "l2sp_weight": "contra el olvido: peso de la distancia L2 a los pesos iniciales (0: desactivado)",
+    "merge_pretrained": "contra el olvido: fracción de los pesos preentrenados mezclada en los modelos exportados "
+                        "(.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); los .ckpt quedan sin mezclar",
     "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
 }
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
@@ -101,6 +111,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
         (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
          "--distill-weight y --l2sp-weight no pueden ser negativos"),
+        (0 <= values.get("merge_pretrained", 0) <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
         (values.get("cache_encoder") in (0, 1), "--cache-encoder debe ser 0 o 1"),
         (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
         (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
@@ -199,12 +210,20 @@ def fit(config: Config, module: WhisperModelModule, train_loader, val_loader, re
 
 
 def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> dict[str, Path]:
-    """The last epoch and the best one by validation WER as `.pt` files for `whisper.load_model`."""
+    """The last epoch and the best one by validation WER as `.pt` files for `whisper.load_model`.
+
+    With --merge-pretrained w the exports are (1 - w) * fine-tuned + w * pretrained (the .ckpt files stay as trained).
+    """
     artifacts = Path(config.artifacts_dir)
-    exported = {"ultimo": pesos.save_whisper(module.model, artifacts / "modelo-ultimo.pt")}
     best = [c for c in trainer.checkpoint_callbacks if c.monitor == "val/wer" and c.best_model_path]
-    best_model = pesos.load_whisper(best[0].best_model_path) if best else module.model
-    exported["mejor"] = pesos.save_whisper(best_model, artifacts / "modelo-mejor.pt")
+    models = {"ultimo": module.model, "mejor": pesos.load_whisper(best[0].best_model_path) if best else module.model}
+    pretrained = pesos.load_whisper(config.model_name) if config.merge_pretrained else None
+    exported = {}
+    for name, model in models.items():
+        if pretrained is not None:
+            model = copy.deepcopy(model)
+            merge_with_pretrained(model, pretrained, config.merge_pretrained)
+        exported[name] = pesos.save_whisper(model, artifacts / f"modelo-{name}.pt")
     return exported
 
 

@@ -1,0 +1,35 @@
+"""--merge-pretrained (WiSE-FT): the exported models are a real mix of the trained and the pretrained weights."""
+
+import shutil
+
+import torch
+
+import comun
+import pesos
+from conftest import make_tiny_whisper, run
+
+
+def test_merge_is_a_weighted_mean_of_every_floating_tensor():
+    trained, pretrained = make_tiny_whisper(seed=1), make_tiny_whisper(seed=2)
+    before = {k: v.clone() for k, v in trained.state_dict().items()}
+    comun.merge_with_pretrained(trained, pretrained, 0.25)
+    for name, tensor in trained.state_dict().items():
+        expected = 0.75 * before[name] + 0.25 * pretrained.state_dict()[name]
+        assert torch.allclose(tensor, expected, atol=1e-6), name
+
+
+def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    out = tmp_path / "artifacts"
+    result = run(["fine_tune.py", "--model-name", str(tiny_whisper_pt), "--data-dir", str(data), "--artifacts-dir",
+                  str(out), "--log-dir", str(tmp_path / "logs"), "--batch-size", "2", "--num-worker", "0",
+                  "--val-decode-max", "1", "--max-steps", "4", "--learning-rate", "1e-2", "--merge-pretrained", "0.5"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    pretrained = pesos.load_whisper(str(tiny_whisper_pt)).state_dict()
+    trained = pesos.load_whisper(str(out / "last.ckpt")).state_dict()
+    exported = pesos.load_whisper(str(out / "modelo-ultimo.pt")).state_dict()
+    name = "decoder.blocks.0.mlp.0.weight"
+    assert not torch.allclose(trained[name], pretrained[name]), "training did not move the decoder"
+    for key, tensor in exported.items():
+        assert torch.allclose(tensor, 0.5 * trained[key] + 0.5 * pretrained[key], atol=1e-5), key
