@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="tasa de aprendizaje máxima")
     parser.add_argument("--distill-weight", type=float, default=0.0,
                         help="contra el olvido: peso del KL hacia el decoder preentrenado (ver README)")
+    parser.add_argument("--merge-pretrained", type=float, default=0.5,
+                        help="contra el olvido: fracción de los pesos preentrenados mezclada en el modelo exportado "
+                             "(WiSE-FT; ver README)")
     parser.add_argument("--seed", type=int, default=0, help="semilla")
     parser.add_argument("--habla-real", default=str(REAL_SPEECH),
                         help="carpeta con manifest.tsv de habla real para medir el olvido (se saltea si no existe)")
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
                     "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
                     "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0",
-                    "--distill-weight", str(args.distill_weight)])
+                    "--distill-weight", str(args.distill_weight), "--merge-pretrained", str(args.merge_pretrained)])
 
     step("3/4 ref_test: voces y formulaciones nuevas, afinado vs. preentrenado")
     finetuned = ref_test.load_model(str(artifacts / "modelo-mejor.pt"))
