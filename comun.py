@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 from whisper.audio import CHUNK_LENGTH, N_SAMPLES, SAMPLE_RATE
 from whisper.normalizers import BasicTextNormalizer
 
+import aumentos
 import datos
 import numeros
 import pesos
@@ -59,6 +60,11 @@ class Config:
     precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
     gradient_clip_val: float = 1.0
     cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
+    group_by_length: int = 1  # 1: training batches of similar token length (little decoder padding)
+    # Training-only augmentation (any of them turns the encoder cache off for training).
+    specaugment: int = 0  # 1: SpecAugment frequency and time masks on the log-mel
+    speed_perturb: str = ""  # "0.9,1.1": speed factor drawn uniformly in that range; "": off
+    noise_snr: float = 0.0  # white noise at this SNR in dB; 0: off
     # Against forgetting (0 = off): KL towards the pretrained decoder's next-token distribution on the
     # same teacher-forced inputs, and an L2 pull of the trained weights towards their starting values.
     distill_weight: float = 0.0
@@ -184,7 +190,8 @@ class SpeechDataset(Dataset):
 
     Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
     skipped and counted in `self.skipped`. With an encoder cache (cache_encoder.EncoderCache, built
-    beforehand), items carry the encoder output as "features" instead of the log-mel.
+    beforehand), items carry the encoder output as "features" instead of the log-mel. With `augment`
+    (aumentos.Augmentation; training only), each read of a clip is perturbed anew.
     """
 
     def __init__(self, data_dir: str | Path, split: str, tokenizer, n_mels: int, n_text_ctx: int = 448,
@@ -193,6 +200,7 @@ class SpeechDataset(Dataset):
         self.tokenizer = tokenizer
         self.cache = None
         self._cache_keys: list[str] = []
+        self.augment: aumentos.Augmentation | None = None
         texts = datos.read_transcripts(data_dir)
         if split_map is None:
             split_map, _ = datos.load_or_make_split(data_dir, texts)
@@ -215,11 +223,16 @@ class SpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def token_lengths(self) -> list[int]:
+        return [len(tokens) for _, _, tokens in self.items]
+
     def audio_paths(self) -> list[Path]:
         return [datos.audio_path(self.data_dir, utt_id) for utt_id, _, _ in self.items]
 
     def use_cache(self, cache) -> None:
         """Serve encoder outputs from `cache` (every clip must already be in it)."""
+        if self.augment:
+            raise ValueError("an augmented dataset cannot use the encoder cache: its encoder input changes")
         self._cache_keys = [cache.key(p) for p in self.audio_paths()]
         missing = sum(k not in cache for k in self._cache_keys)
         if missing:
@@ -231,8 +244,15 @@ class SpeechDataset(Dataset):
         item = {"id": utt_id, "text": text, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
         if self.cache is not None:
             item["features"] = self.cache.get(self._cache_keys[index])  # (n_audio_ctx, n_audio_state)
-        else:
-            item["mel"] = log_mel(load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate), self.n_mels)
+            return item
+        audio = load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate)
+        if not self.augment:
+            item["mel"] = log_mel(audio, self.n_mels)
+            return item
+        # Drawn from torch's generator: seeded by seed_everything, and per worker and rank by the DataLoader.
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
+        audio = self.augment.audio(audio, rng)
+        item["mel"] = self.augment.mel(log_mel(audio, self.n_mels), len(audio), rng)
         return item
 
 
@@ -311,6 +331,9 @@ class WhisperModelModule(pl.LightningModule):
         self.model = model if model is not None else pesos.load_whisper(self.config.model_name)
         apply_freeze_policy(self.model, self.config.freeze)
         self.tokenizer = get_tokenizer(self.model, self.config.language)
+        # DDP broadcasts every buffer from rank 0 at start and cannot send sparse ones; whisper's
+        # alignment_heads is sparse, and the same on every rank anyway.
+        self._ddp_params_and_buffers_to_ignore = ["model.alignment_heads"]
         # Frozen copies of what the model knew, only when a remedy against forgetting asks for them.
         # Kept in a plain dict so they stay out of the checkpoint's state_dict (weights under `model.` only).
         self._frozen: dict = {}
@@ -376,23 +399,29 @@ class WhisperModelModule(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         with torch.no_grad():
             features = self._encode(batch)
-        self.log("val/loss", self._loss(batch, features), prog_bar=True, batch_size=len(batch["ids"]))
-        if self._decoded < self.config.val_decode_max:
-            take = self.config.val_decode_max - self._decoded
+        self.log("val/loss", self._loss(batch, features), prog_bar=True, batch_size=len(batch["ids"]), sync_dist=True)
+        budget = -(-self.config.val_decode_max // self.trainer.world_size)  # each rank decodes its share
+        if self._decoded < budget:
+            take = budget - self._decoded
             hypotheses = transcribe_batch(self.model, features[:take], self.config.language)
             self._val_pairs += list(zip(batch["ids"][:take], batch["texts"][:take], hypotheses, strict=True))
             self._decoded += len(hypotheses)
 
     def on_validation_epoch_end(self):
-        if not self._val_pairs:
+        pairs = self._val_pairs
+        if self.trainer.world_size > 1:  # under DDP each rank decoded its share: every rank scores them all
+            shares = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(shares, pairs)
+            pairs = list({p[0]: p for share in shares for p in share}.values())  # DistributedSampler repeats a few
+        if not pairs:
             return
-        rates = error_rates([p[1] for p in self._val_pairs], [p[2] for p in self._val_pairs])
-        self.log("val/wer", rates["wer"], prog_bar=True)
-        self.log("val/cer", rates["cer"])
+        rates = error_rates([p[1] for p in pairs], [p[2] for p in pairs])
+        self.log("val/wer", rates["wer"], prog_bar=True, sync_dist=True)  # equal on all ranks; sync keeps Lightning quiet
+        self.log("val/cer", rates["cer"], sync_dist=True)
         experiment = getattr(self.logger, "experiment", None)
         if hasattr(experiment, "add_text"):
             table = "| id | referencia | hipótesis |\n|---|---|---|\n" + "\n".join(
-                f"| {i} | {r} | {h} |" for i, r, h in self._val_pairs[:8])
+                f"| {i} | {r} | {h} |" for i, r, h in pairs[:8])
             experiment.add_text("val/ejemplos", table, self.global_step)
 
     def configure_optimizers(self):

@@ -19,8 +19,10 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
+import aumentos
 import datos
 import pesos
 from cache_encoder import EncoderCache
@@ -33,6 +35,7 @@ from comun import (
     WhisperModelModule,
     merge_with_pretrained,
 )
+from muestreo import LengthGroupedSampler
 
 HELP = {
     "learning_rate": "tasa de aprendizaje máxima de AdamW",
@@ -66,6 +69,12 @@ HELP = {
     "merge_pretrained": "contra el olvido: fracción de los pesos preentrenados mezclada en los modelos exportados "
                         "(.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); los .ckpt quedan sin mezclar",
     "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
+    "group_by_length": "1: lotes de frases de largo parecido, con poco relleno en el decoder (otro orden en cada época); "
+                       "0: orden al azar",
+    "specaugment": "1: máscaras SpecAugment de frecuencia y de tiempo sobre el log-mel. Los aumentos son solo para "
+                   "entrenamiento y cualquiera apaga ahí la caché del encoder",
+    "speed_perturb": "aumento: velocidad al azar entre MIN y MAX, p. ej. 0.9,1.1 (por defecto vacío: sin cambio de velocidad)",
+    "noise_snr": "aumento: ruido blanco con esta relación señal/ruido en dB, p. ej. 20 (0: sin ruido)",
 }
 PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
 
@@ -112,7 +121,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
          "--distill-weight y --l2sp-weight no pueden ser negativos"),
         (0 <= values.get("merge_pretrained", 0) <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
-        (values.get("cache_encoder") in (0, 1), "--cache-encoder debe ser 0 o 1"),
+        (values.get("cache_encoder", 1) in (0, 1), "--cache-encoder debe ser 0 o 1"),
+        (values.get("group_by_length", 1) in (0, 1), "--group-by-length debe ser 0 o 1"),
+        (values.get("specaugment", 0) in (0, 1), "--specaugment debe ser 0 o 1"),
+        (values.get("noise_snr", 0) >= 0, "--noise-snr no puede ser negativo (0: sin ruido)"),
         (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
         (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
         (0 <= values.get("val_fraction", 0) + values.get("test_fraction", 0) < 1,
@@ -122,6 +134,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
          f"`python sintetico.py --out {config.data_dir}` o `python preparar_datos.py`."),
     ]
     problems += [message for ok, message in checks if not ok]
+    try:
+        aumentos.parse_speed(config.speed_perturb)
+    except ValueError as e:
+        problems.append(str(e))
     resume = args.resume
     if resume == "last":
         resume = str(Path(config.artifacts_dir) / "last.ckpt")
@@ -142,51 +158,93 @@ def resolve_precision(config: Config) -> str:
     return "32-true"
 
 
-def setup(config: Config) -> tuple[WhisperModelModule, DataLoader, DataLoader | None]:
+say = rank_zero_only(print)  # under DDP every rank runs this file; rank 0 alone talks
+
+
+class Batches(pl.LightningDataModule):
+    """The data side of a run, in Lightning's hooks so that it holds under DDP.
+
+    prepare_data runs on local rank 0 while the other ranks wait at a barrier: the encoder cache is built
+    once, never by two processes at a time. setup then attaches it on every rank. The training loader is
+    made once Lightning knows the ranks, so each rank gets its own share of the length-grouped batches.
+    """
+
+    def __init__(self, config: Config, model, train: SpeechDataset, val: SpeechDataset, cached: list[SpeechDataset]):
+        super().__init__()
+        self.config, self.model, self.train_set, self.val_set, self.cached = config, model, train, val, cached
+        self.collate = WhisperDataCollatorWithPadding(train.tokenizer.eot)
+
+    def prepare_data(self) -> None:
+        if self.cached:
+            device = self.trainer.strategy.root_device
+            paths = [path for dataset in self.cached for path in dataset.audio_paths()]
+            EncoderCache(self.config.data_dir, self.model).build(self.model.to(device), paths, self.config.batch_size, device)
+            self.model.cpu()
+
+    def setup(self, stage: str) -> None:
+        if self.cached:
+            cache = EncoderCache(self.config.data_dir, self.model)
+            for dataset in self.cached:
+                dataset.use_cache(cache)
+
+    def _loader(self, dataset: SpeechDataset, **kwargs) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.config.batch_size, num_workers=self.config.num_worker,
+                          collate_fn=self.collate, persistent_workers=self.config.num_worker > 0, **kwargs)
+
+    def train_dataloader(self) -> DataLoader:
+        if not self.config.group_by_length:
+            return self._loader(self.train_set, shuffle=True, generator=torch.Generator().manual_seed(self.config.seed))
+        sampler = LengthGroupedSampler(self.train_set.token_lengths(), self.config.batch_size,
+                                       self.trainer.world_size, self.trainer.global_rank, self.config.seed)
+        return self._loader(self.train_set, sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set)
+
+
+def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
     pl.seed_everything(config.seed, workers=True)
     module = WhisperModelModule(config)
     texts = datos.read_transcripts(config.data_dir)
     split, created = datos.load_or_make_split(config.data_dir, texts, seed=config.seed,
                                               val_fraction=config.val_fraction, test_fraction=config.test_fraction)
     if created:
-        print(f"Partición nueva (por hablante y por frase) escrita en {Path(config.data_dir) / datos.SPLIT}.")
+        say(f"Partición nueva (por hablante y por frase) escrita en {Path(config.data_dir) / datos.SPLIT}.")
     summary = datos.split_summary(texts, split)
-    print("Partición: " + ", ".join(f"{name} {summary[name]['utterances']} frases / {summary[name]['speakers']} hablantes"
-                                    for name in (*datos.SPLITS, datos.EXCLUDED)))
+    say("Partición: " + ", ".join(f"{name} {summary[name]['utterances']} frases / {summary[name]['speakers']} hablantes"
+                                  for name in (*datos.SPLITS, datos.EXCLUDED)))
     n_mels, n_ctx = module.model.dims.n_mels, module.model.dims.n_text_ctx
     train = SpeechDataset(config.data_dir, "train", module.tokenizer, n_mels, n_ctx, split, config.sample_rate)
     val = SpeechDataset(config.data_dir, "val", module.tokenizer, n_mels, n_ctx, split, config.sample_rate)
     for dataset in (train, val):
         if dataset.skipped.counts:
-            print(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
+            say(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
     if len(train) == 0:
         print(f"Error: {config.data_dir} no tiene frases de entrenamiento utilizables.", file=sys.stderr)
         sys.exit(1)
-    if config.cache_encoder and config.freeze == "encoder":
-        cache = EncoderCache(config.data_dir, module.model)
-        device = "cuda" if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda") else "cpu"
-        cache.build(module.model.to(device), train.audio_paths() + val.audio_paths(), config.batch_size, device)
-        module.model.cpu()
-        train.use_cache(cache)
-        val.use_cache(cache)
-    elif config.cache_encoder:
-        print(f"Caché del encoder desactivada: con --freeze {config.freeze} el encoder se entrena y su salida cambia.")
-    collate = WhisperDataCollatorWithPadding(module.tokenizer.eot)
-    loader = dict(batch_size=config.batch_size, num_workers=config.num_worker, collate_fn=collate,
-                  persistent_workers=config.num_worker > 0)
-    train_loader = DataLoader(train, shuffle=True, generator=torch.Generator().manual_seed(config.seed), **loader)
     if len(val) == 0:
-        print("Aviso: no hay frases de validación (pocos hablantes): se entrena sin medir WER; 'mejor' = última época.")
-        return module, train_loader, None
-    return module, train_loader, DataLoader(val, shuffle=False, **loader)
+        say("Aviso: no hay frases de validación (pocos hablantes): se entrena sin medir WER; 'mejor' = última época.")
+    augment = aumentos.Augmentation(bool(config.specaugment), aumentos.parse_speed(config.speed_perturb),
+                                    config.noise_snr or None)
+    train.augment = augment or None  # validation is never augmented
+    cached = []
+    if config.cache_encoder and config.freeze == "encoder":
+        cached = [val] if augment else [train, val]
+        if augment:
+            say(f"Caché del encoder apagada para el entrenamiento: los aumentos ({augment.describe()}) cambian la "
+                "entrada del encoder en cada paso" + ("; la validación, sin aumentos, la sigue usando." if len(val) else "."))
+    elif config.cache_encoder:
+        say(f"Caché del encoder desactivada: con --freeze {config.freeze} el encoder se entrena y su salida cambia.")
+    return module, Batches(config, module.model, train, val, cached)
 
 
-def fit(config: Config, module: WhisperModelModule, train_loader, val_loader, resume: str | None) -> pl.Trainer:
+def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str | None) -> pl.Trainer:
     artifacts = Path(config.artifacts_dir)
+    has_val = len(data.val_set) > 0
     per_epoch = ModelCheckpoint(dirpath=artifacts, filename="epoch-{epoch:02d}", auto_insert_metric_name=False,
                                 save_top_k=-1, every_n_epochs=1, save_last=True)
     callbacks = [per_epoch, LearningRateMonitor(logging_interval="step")]
-    if val_loader is not None:
+    if has_val:
         callbacks.append(ModelCheckpoint(dirpath=artifacts, filename="best", monitor="val/wer", mode="min", save_top_k=1))
     devices = int(config.devices) if config.devices.isdigit() else config.devices
     trainer = pl.Trainer(
@@ -202,10 +260,10 @@ def fit(config: Config, module: WhisperModelModule, train_loader, val_loader, re
         logger=TensorBoardLogger(config.log_dir, name="whisper"),
         callbacks=callbacks,
         log_every_n_steps=config.log_every_n_steps,
-        limit_val_batches=1.0 if val_loader is not None else 0,
+        limit_val_batches=1.0 if has_val else 0,
         num_sanity_val_steps=0,
     )
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
     return trainer
 
 
@@ -229,14 +287,15 @@ def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> d
 
 def main(argv: list[str] | None = None) -> None:
     config, resume = parse_args(argv)
-    Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
-    (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
+    if rank_zero_only.rank == 0:
+        Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
+        (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
     try:
-        module, train_loader, val_loader = setup(config)
+        module, data = setup(config)
+        trainer = fit(config, module, data, resume)  # the encoder cache is built inside, in Batches.prepare_data
     except (datos.DataDirError, pesos.WeightsError) as e:
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)
-    trainer = fit(config, module, train_loader, val_loader, resume)
     if trainer.is_global_zero:
         exported = export(config, module, trainer)
         print(f"Listo. Checkpoints en {config.artifacts_dir}/, TensorBoard en {config.log_dir}/ "

@@ -1,5 +1,6 @@
 """The real fine_tune.py entry point, run as a subprocess on real (espeak-ng) audio."""
 
+import math
 import shutil
 import signal
 import subprocess
@@ -9,6 +10,9 @@ import time
 import torch
 import whisper
 
+import comun
+import datos
+import fine_tune
 import pesos
 from conftest import ROOT, run
 
@@ -118,3 +122,50 @@ def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tin
     events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
     events.Reload()
     assert {"train/kl_preentrenado", "train/deriva_l2", "train/ce"} <= set(events.Tags()["scalars"])
+
+
+def test_two_process_ddp_on_cpu_shares_the_batches_and_rank_0_alone_writes(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+                    "--num-train-epochs", "2", "--learning-rate", "1e-3", timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "GLOBAL_RANK: 1" in output and "distributed_backend=gloo" in output  # really two processes
+    split = datos.read_split(data)
+    n_train = sum(s == "train" for s in split.values())
+    n_val = sum(s == "val" for s in split.values())
+    # Each rank takes half of every length-grouped batch: 2 epochs of ceil(ceil(n/2)/2) steps, half the single-process count.
+    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == 2 * math.ceil(math.ceil(n_train / 2) / 2)
+    assert {p.name for p in (tmp_path / "artifacts").glob("epoch-*.ckpt")} == {"epoch-00.ckpt", "epoch-01.ckpt"}
+    # The encoder cache was built once (local rank 0, the other rank waiting), with one entry per clip.
+    assert output.count("Caché del encoder:") == 1
+    index = list((data / ".cache_encoder").rglob("indice.tsv"))
+    assert len(index) == 1 and len(index[0].read_text().splitlines()) == n_train + n_val
+    # Rank 0 alone talks, logs and exports.
+    assert result.stdout.count("Partición:") == 1 and result.stdout.count("Listo.") == 1
+    assert len(list((tmp_path / "logs").rglob("events.out.tfevents.*"))) == 1
+    assert (tmp_path / "artifacts" / "modelo-ultimo.pt").exists()
+
+
+def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_dir, tiny_whisper_pt, tmp_path, capsys):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    config = comun.Config(model_name=str(tiny_whisper_pt), data_dir=str(data), specaugment=1, speed_perturb="0.9,1.1",
+                          noise_snr=20)
+    _, batches = fine_tune.setup(config)
+    said = capsys.readouterr().out
+    assert "Caché del encoder apagada para el entrenamiento: los aumentos (specaugment, velocidad 0.9–1.1, ruido" in said
+    assert batches.cached == [batches.val_set] and batches.train_set.augment and batches.val_set.augment is None
+    def plain(dataset):
+        return comun.log_mel(comun.load_audio(dataset.audio_paths()[0]), 80)
+
+    assert not torch.equal(batches.train_set[0]["mel"], plain(batches.train_set))
+    assert torch.equal(batches.val_set[0]["mel"], plain(batches.val_set))
+    # The real command: trains on augmented audio; only the validation clips go into the cache.
+    result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "2", "--specaugment", "1", "--noise-snr", "20")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Caché del encoder apagada para el entrenamiento" in result.stdout
+    index = next((data / ".cache_encoder").rglob("indice.tsv")).read_text().splitlines()
+    assert len(index) == len(batches.val_set)
