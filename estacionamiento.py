@@ -49,6 +49,10 @@ class ParkingError(Exception):
     """A rule of the lot said no; the message is Spanish and can be shown to the driver or the staff."""
 
 
+class AlreadySetUp(ParkingError):
+    pass
+
+
 class PlateInside(ParkingError):
     pass
 
@@ -131,9 +135,13 @@ class Parking:
 
     # --- set-up ---------------------------------------------------------------------------------
 
-    def spot_count(self) -> int:
-        with self._connect() as conn:
-            return conn.execute("SELECT COUNT(*) FROM spots").fetchone()[0]
+    def ensure_spots(self, total: int, covered: int) -> bool:
+        """Creates the spots if the lot has none yet (a new file); True when it did."""
+        try:
+            self.create_spots(total, covered)
+        except AlreadySetUp:
+            return False
+        return True
 
     def create_spots(self, total: int, covered: int) -> list[str]:
         """A lot with `total` spots, the first `covered` of them covered (T01…), the rest open (D01…)."""
@@ -142,7 +150,7 @@ class Parking:
         ids = [f"T{i:02d}" for i in range(1, covered + 1)] + [f"D{i:02d}" for i in range(1, total - covered + 1)]
         with self._write() as conn:
             if conn.execute("SELECT COUNT(*) FROM spots").fetchone()[0]:
-                raise ParkingError(f"{self.path} ya tiene lugares cargados; para empezar de cero usá otro archivo.")
+                raise AlreadySetUp(f"{self.path} ya tiene lugares cargados; para empezar de cero usá otro archivo.")
             conn.executemany("INSERT INTO spots(id, covered) VALUES (?, ?)", [(i, i.startswith("T")) for i in ids])
         return ids
 
