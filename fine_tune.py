@@ -20,6 +20,7 @@ import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
 import aumentos
@@ -247,8 +248,19 @@ def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str |
     if has_val:
         callbacks.append(ModelCheckpoint(dirpath=artifacts, filename="best", monitor="val/wer", mode="min", save_top_k=1))
     devices = int(config.devices) if config.devices.isdigit() else config.devices
-    trainer = pl.Trainer(
-        default_root_dir=artifacts,
+    try:
+        trainer = make_trainer(config, devices, callbacks, has_val)
+    except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. fsdp on CPU, gpu on a machine without one
+        print(f"Error: Lightning no acepta --accelerator {config.accelerator} --devices {config.devices} --strategy "
+              f"{config.strategy} en esta máquina: {e}", file=sys.stderr)
+        sys.exit(1)
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    return trainer
+
+
+def make_trainer(config: Config, devices, callbacks: list, has_val: bool) -> pl.Trainer:
+    return pl.Trainer(
+        default_root_dir=Path(config.artifacts_dir),
         max_epochs=config.num_train_epochs,
         max_steps=config.max_steps,
         accelerator=config.accelerator,
@@ -263,8 +275,6 @@ def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str |
         limit_val_batches=1.0 if has_val else 0,
         num_sanity_val_steps=0,
     )
-    trainer.fit(module, datamodule=data, ckpt_path=resume)
-    return trainer
 
 
 def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> dict[str, Path]:

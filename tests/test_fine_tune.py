@@ -169,3 +169,12 @@ def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_di
     assert "Caché del encoder apagada para el entrenamiento" in result.stdout
     index = next((data / ".cache_encoder").rglob("indice.tsv")).read_text().splitlines()
     assert len(index) == len(batches.val_set)
+
+
+def test_a_strategy_lightning_refuses_is_a_spanish_error(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--accelerator", "cpu", "--devices", "2", "--strategy", "fsdp")
+    assert result.returncode == 1
+    assert "Error: Lightning no acepta --accelerator cpu --devices 2 --strategy fsdp" in result.stderr
+    assert "Traceback" not in result.stderr
