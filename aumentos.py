@@ -32,7 +32,8 @@ def parse_speed(text: str) -> tuple[float, float] | None:
     except ValueError:
         raise ValueError(f"--speed-perturb: se esperaba 'MIN,MAX' (por ejemplo 0.9,1.1), no {text!r}") from None
     if not SPEED_LIMITS[0] <= low <= high <= SPEED_LIMITS[1]:
-        raise ValueError(f"--speed-perturb: MIN ≤ MAX y los dos entre {SPEED_LIMITS[0]} y {SPEED_LIMITS[1]}, no {text!r}")
+        raise ValueError(f"--speed-perturb: MIN no puede ser mayor que MAX y los dos van entre {SPEED_LIMITS[0]} "
+                         f"y {SPEED_LIMITS[1]}; no {text!r}")
     return low, high
 
 
