@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.instalado
 TORCH_VERSION ?= 2.13.0
-SYSTEM_PACKAGES := espeak-ng sox
+SYSTEM_PACKAGES := espeak-ng sox chromium
 
 .PHONY: setup system test lint demo olvido clean help
 
@@ -26,7 +26,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
-# espeak-ng speaks the synthetic corpus; sox is for measuring and converting audio by hand.
+# espeak-ng speaks the synthetic corpus and the kiosk's questions; sox pads test answers and converts
+# audio by hand; chromium runs the kiosk page in its tests (the package's program is `chromium`).
 system:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

@@ -50,7 +50,7 @@ def build_parser() -> SpanishParser:
     src.add_argument("--respuestas", nargs="+", metavar="WAV", help="las respuestas del conductor, una por pregunta")
     src.add_argument("--microfono", action="store_true", help="escuchar al conductor por el micrófono")
     src.add_argument("--reservar", nargs=2, metavar=("PATENTE", "HH:MM"),
-                     help="reservar un lugar para PATENTE hasta hoy a las HH:MM y salir")
+                     help="reservar un lugar para PATENTE hasta las HH:MM (de mañana si ya pasó) y salir")
     src.add_argument("--salida", metavar="PATENTE", help="registrar que PATENTE se fue y salir")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--techado", dest="reserva_techado", action="store_const", const=True,
@@ -99,6 +99,8 @@ def admin(args, parking: estacionamiento.Parking) -> None:
             until = datetime.datetime.combine(now.date(), datetime.time.fromisoformat(hour))
         except ValueError:
             raise UsageError(f"--reservar: {hour!r} no es una hora HH:MM (por ejemplo 18:30).") from None
+        if until <= now:  # "hasta las 8" said at 22:00 means tomorrow, as the dialogue reads clock times
+            until += datetime.timedelta(days=1)
         res = parking.reserve(plate, until, args.reserva_techado, now)
         kind = "techado" if res.covered else "descubierto"
         print(f"Reserva: {dialogo.format_plate(plate)}, lugar {res.spot} ({kind}) hasta las {res.until:%H:%M}.")

@@ -168,10 +168,10 @@ class Dialogue:
                   "expected_exit": entry.expected_exit.isoformat(), "entry_id": entry.id}
         kind = "techado" if entry.covered else "descubierto"
         done = "Listo, usamos tu reserva." if entry.reservation_id else "Listo."
+        exit_at = format_exit(entry.arrival, entry.expected_exit)
         text = (f"{done} Patente {format_plate(entry.plate)}: tu lugar es el {entry.spot} ({kind}). "
-                f"Salida estimada: {entry.expected_exit:%H:%M}. ¡Gracias!")
-        speech = (f"{done} Tu lugar es el {spell_spot(entry.spot)}, {kind}. "
-                  f"Salida estimada: {entry.expected_exit:%H:%M}. ¡Gracias!")
+                f"Salida estimada: {exit_at}. ¡Gracias!")
+        speech = f"{done} Tu lugar es el {spell_spot(entry.spot)}, {kind}. Salida estimada: {exit_at}. ¡Gracias!"
         self.finished = Turn(text, speech, done=True, ticket=ticket)
         return self.finished
 
@@ -221,10 +221,15 @@ def format_stay(minutes: int) -> str:
     return hours + {0: "", 15: " y cuarto", 30: " y media"}.get(m, f" y {m} minutos")
 
 
+def format_exit(arrival: datetime.datetime, exit_at: datetime.datetime) -> str:
+    return f"{exit_at:%H:%M}" if exit_at.date() == arrival.date() else f"el {exit_at:%d/%m} a las {exit_at:%H:%M}"
+
+
 def describe(slot: str, value, now: datetime.datetime, spoken: bool = False) -> str:
     if slot == "plate":
         return spell_plate(value) if spoken else format_plate(value)
     if slot == "stay_minutes":
-        until = now + datetime.timedelta(minutes=value)
-        return f"{format_stay(value)} (hasta las {until:%H:%M})" if not spoken else format_stay(value)
+        if spoken or value >= 1440:
+            return format_stay(value)
+        return f"{format_stay(value)} (hasta las {now + datetime.timedelta(minutes=value):%H:%M})"
     return "lugar techado" if value else "lugar descubierto"

@@ -25,6 +25,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
 import dialogo
 import estacionamiento
 from cli import SpanishParser
@@ -52,10 +57,6 @@ def speech_wav(text: str) -> bytes:
 
 def create_app(engine, parking: estacionamiento.Parking, max_failures: int = 3):
     """The FastAPI app; `engine` is anything with `.transcribe([audio16k]) -> [text]` (see motores.py)."""
-    from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import FileResponse, Response
-    from fastapi.staticfiles import StaticFiles
-
     import comun
 
     app = FastAPI(title="Kiosco del estacionamiento", docs_url=None, redoc_url=None)
@@ -104,8 +105,6 @@ def create_app(engine, parking: estacionamiento.Parking, max_failures: int = 3):
         data = await request.body()
         if not data or len(data) > MAX_UPLOAD:
             raise HTTPException(400, "La grabación llegó vacía o es demasiado grande: probá de nuevo.")
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(process, sid, s, data)
 
     def process(sid: str, s: KioskSession, data: bytes) -> dict:

@@ -1,7 +1,8 @@
 // The kiosk page: says each question, listens for one answer, sends it as WAV, shows the next step.
 "use strict";
 const RATE = 16000;              // what Whisper wants; the browser resamples the microphone to it
-const QUIET_TO_ARM_S = 0.3;      // silence needed before listening starts: never cut into the middle of a phrase
+const QUIET_TO_ARM_S = 0.6;      // silence before listening starts, longer than a pause between spelled letters,
+                                 // so an answer already under way is never picked up from its middle
 const QUIET_TO_END_S = 0.8;      // silence after speech that ends the answer
 const MAX_ANSWER_S = 12;
 const WAIT_S = 15;               // no speech at all in this time: ask for a tap
@@ -43,7 +44,9 @@ async function start() {
 async function api(url, options = {}) {
   const response = await fetch(url, options);
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `error ${response.status}`);
+  if (!response.ok) {
+    throw new Error(typeof body.detail === "string" ? body.detail : `el servidor respondió ${response.status}`);
+  }
   return body;
 }
 
@@ -89,7 +92,10 @@ function showTicket(ticket) {
   if (ticket.staff) {
     box.innerHTML = `<h2>Ya viene alguien del personal</h2><p>${escapeHtml(ticket.reason)}</p>`;
   } else {
-    const salida = new Date(ticket.expected_exit).toLocaleTimeString("es-AR", { hour: "2-digit", minute: "2-digit" });
+    const exit = new Date(ticket.expected_exit);
+    const sameDay = exit.toDateString() === new Date(ticket.arrival).toDateString();
+    const salida = exit.toLocaleString("es-AR", sameDay ? { hour: "2-digit", minute: "2-digit" }
+      : { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" });
     box.innerHTML = `<h2>Tu ticket</h2><dl>
       <dt>Lugar</dt><dd class="lugar">${escapeHtml(ticket.spot)}</dd>
       <dt>Patente</dt><dd>${escapeHtml(formatPlate(ticket.plate))}</dd>

@@ -1,0 +1,118 @@
+"""The kiosk page in Debian's headless Chromium, driven by Playwright, against the real server
+(`kiosco.py` with Whisper base): each browser's fake microphone plays an espeak-ng wav, the page
+listens, uploads, speaks the questions and shows the ticket; the spots land in SQLite.
+
+Chromium's fake microphone plays one file in a loop for the whole session, so each driver says one
+sentence that works both as the first answer and as the "¿es correcto?" reply: "Sí, correcto. La
+patente es … Me quedo un día, al aire libre." (confirm() reads the leading "sí"; extract() the slots).
+"""
+
+import asyncio
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+import estacionamiento
+from conftest import ROOT
+from habla import PAUSE, say, spell
+
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = ROOT / "artifacts" / "tests"
+pytestmark = pytest.mark.slow
+
+
+def all_in_one(plate: str) -> str:
+    return f"Sí, correcto. La patente es: {PAUSE} {spell(plate)}. Me quedo un día, al aire libre."
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kiosco")
+    db = tmp / "lote.db"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "kiosco.py", "--checkpoint", "base", "--db", str(db), "--port",
+                             str(port), "--lugares", "6", "--techados", "2"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/estado", timeout=2) as r:
+                assert json.load(r) == {"libres_techados": 2, "libres_descubiertos": 4}
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"el kiosco no arrancó:\n{proc.stdout.read()}")
+            time.sleep(1)
+    yield {"url": url, "db": db, "proc": proc, "tmp": tmp}
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+async def drive(playwright, url: str, wav, shot) -> tuple[dict, list[str]]:
+    """One kiosk: a Chromium whose microphone is `wav`; returns the ticket and the conversation."""
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required"])
+    try:
+        page = await browser.new_page(viewport={"width": 900, "height": 1000})
+        await page.goto(url)
+        await page.click("#empezar")
+        await page.wait_for_selector("#ticket[data-ticket]", timeout=300_000)
+        await page.screenshot(path=str(shot), full_page=True)
+        ticket = json.loads(await page.get_attribute("#ticket", "data-ticket"))
+        return ticket, await page.locator("#charla li").all_inner_texts()
+    finally:
+        await browser.close()
+
+
+async def two_kiosks(url, wavs, shots):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        return await asyncio.gather(*(drive(p, url, w, s) for w, s in zip(wavs, shots, strict=True)))
+
+
+def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
+    if CHROMIUM is None:
+        pytest.fail("falta chromium: `make system` lo instala (apt-get install chromium)")
+    wavs = [say(all_in_one(p), server["tmp"] / f"{p}.wav") for p in ("PDF456", "GPS123")]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = [SCREENSHOTS / "kiosco-1.png", SCREENSHOTS / "kiosco-2.png"]
+    (t1, chat1), (t2, chat2) = asyncio.run(two_kiosks(server["url"], wavs, shots))
+    for ticket, plate, chat in ((t1, "PDF456", chat1), (t2, "GPS123", chat2)):
+        assert "staff" not in ticket, chat
+        assert (ticket["plate"], ticket["stay_minutes"], ticket["covered"]) == (plate, 1440, False), chat
+        assert any(line.startswith("Entendí") for line in chat)  # it asked "¿es correcto?" before the ticket
+    assert t1["spot"] != t2["spot"]
+    rows = {e.plate: e.spot for e in estacionamiento.Parking(server["db"]).entries()}
+    assert rows == {"PDF456": t1["spot"], "GPS123": t2["spot"]}
+    assert all(s.stat().st_size > 10_000 for s in shots)
+
+
+def test_kill_9_mid_dialogue_loses_no_entry(server):
+    """A third driver is half-way through (the server waits for "¿es correcto?") when the server dies."""
+    before = estacionamiento.Parking(server["db"]).entries()
+    assert len(before) == 2, "corre después del test de los dos kioscos"
+    wav = say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", server["tmp"] / "tercero.wav")
+    post = lambda path, data=b"": json.load(urllib.request.urlopen(  # noqa: E731
+        urllib.request.Request(server["url"] + path, data=data, method="POST"), timeout=300))
+    turn = post("/api/sesiones")
+    turn = post(f"/api/sesiones/{turn['sesion']}/respuesta", wav.read_bytes())
+    assert not turn["listo"] and turn["texto"].endswith("¿Es correcto?")
+    server["proc"].send_signal(signal.SIGKILL)
+    server["proc"].wait(timeout=30)
+    parking = estacionamiento.Parking(server["db"], timeout_s=5)
+    assert parking.entries() == before
+    assert parking.assign_spot("QQQ999", 60, None, before[0].arrival).spot  # the file is usable at once
