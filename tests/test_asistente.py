@@ -1,0 +1,103 @@
+"""asistente.py as a real command: espeak-ng answers -> Whisper base (through motores) -> extractor ->
+dialogue -> SQLite, each session ending with a ticket (or the staff) and the matching database row."""
+
+import json
+
+import pytest
+
+import asistente
+import estacionamiento
+from conftest import run
+from habla import PAUSE, say, spell
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("respuestas")
+    return {
+        "todo": say(f"Buenas tardes. La patente es: {PAUSE} {spell('PDF456')}. Me quedo un día, al aire libre.",
+                    d / "todo.wav"),
+        "patente": say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", d / "patente.wav"),
+        "si": say("Sí, correcto, gracias.", d / "si.wav"),
+        "un_dia": say("Me quedo un día, gracias.", d / "un_dia.wav"),
+        "no": say("No.", d / "no.wav"),
+    }
+
+
+def session(db, wavs, *extra):
+    result = run(["asistente.py", "--checkpoint", "base", "--db", str(db), "--lugares", "6", "--techados", "2",
+                  "--json", *extra, "--respuestas", *map(str, wavs)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_one_answer_with_everything_then_yes(tmp_path, clips):
+    db = tmp_path / "lote.db"
+    result, ticket = session(db, [clips["todo"], clips["si"]])
+    assert "Asistente: Entendí PDF 456, 1 día, lugar descubierto. ¿Es correcto?" in result.stdout
+    assert {k: ticket[k] for k in ("plate", "stay_minutes", "covered")} == {
+        "plate": "PDF456", "stay_minutes": 1440, "covered": False}
+    [entry] = estacionamiento.Parking(db).entries()
+    assert (entry.plate, entry.spot, entry.stay_minutes, entry.covered) == ("PDF456", ticket["spot"], 1440, False)
+
+
+@pytest.mark.slow
+def test_question_by_question_and_a_plate_already_inside(tmp_path, clips):
+    db = tmp_path / "lote.db"
+    result, ticket = session(db, [clips["patente"], clips["si"], clips["un_dia"], clips["si"], clips["no"]])
+    prompts = [line for line in result.stdout.splitlines() if line.startswith("Asistente:")]
+    assert prompts[1:5] == ["Asistente: Entendí PDF 456. ¿Es correcto?", "Asistente: ¿Cuánto tiempo te vas a quedar?",
+                            "Asistente: Entendí 1 día. ¿Es correcto?", "Asistente: ¿Preferís un lugar techado?"]
+    assert (ticket["plate"], ticket["stay_minutes"], ticket["covered"]) == ("PDF456", 1440, False)
+    assert [e.spot for e in estacionamiento.Parking(db).entries()] == [ticket["spot"]]
+    # The same car again, through another kiosk: refused, and the staff is called.
+    _, again = session(db, [clips["patente"], clips["si"]])
+    assert again == {"staff": True, "reason": "La patente PDF 456 ya figura adentro del estacionamiento."}
+    assert len(estacionamiento.Parking(db).entries()) == 1
+
+
+@pytest.mark.slow
+def test_nothing_usable_hands_over_to_the_staff(tmp_path, clips):
+    db = tmp_path / "lote.db"
+    _, ticket = session(db, [clips["no"], clips["no"]], "--intentos", "2")
+    assert ticket == {"staff": True, "reason": "No te pude entender."}
+    assert estacionamiento.Parking(db).entries() == []
+
+
+def test_user_mistakes_are_one_spanish_line(tmp_path, clips):
+    db = str(tmp_path / "lote.db")
+    missing = run(["asistente.py", "--checkpoint", "base", "--db", db, "--respuestas", str(tmp_path / "falta.wav")])
+    assert missing.returncode == 1 and "falta.wav: audio faltante" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_model = run(["asistente.py", "--checkpoint", str(tmp_path / "no.pt"), "--db", db,
+                     "--respuestas", str(clips["si"])])
+    assert bad_model.returncode == 1 and "--checkpoint" in bad_model.stderr and "No existe" in bad_model.stderr
+    mic = run(["asistente.py", "--checkpoint", "base", "--db", db, "--microfono"])
+    assert mic.returncode == 1 and ("micrófono" in mic.stderr or "PortAudio" in mic.stderr)
+    nothing = run(["asistente.py", "--db", db])
+    assert nothing.returncode == 1 and "--respuestas" in nothing.stderr
+
+
+def test_reservations_and_exits_from_the_command_line(tmp_path):
+    db = str(tmp_path / "lote.db")
+    made = run(["asistente.py", "--db", db, "--lugares", "3", "--techados", "1", "--reservar", "PDF456", "23:59",
+                "--techado"])
+    assert made.returncode == 0, made.stderr
+    assert "Reserva: PDF 456, lugar T01 (techado) hasta las 23:59." in made.stdout
+    bad = run(["asistente.py", "--db", db, "--reservar", "PDF456", "25:99"])
+    assert bad.returncode == 1 and "no es una hora HH:MM" in bad.stderr
+    gone = run(["asistente.py", "--db", db, "--salida", "AB123CD"])
+    assert gone.returncode == 1 and "AB123CD no figura adentro" in gone.stderr
+
+
+def test_endpointer_cuts_one_answer_out_of_a_stream(clips):
+    """The microphone mode's end-of-answer detection, fed a real clip in 100 ms chunks."""
+    import comun
+
+    audio = comun.load_audio(clips["si"])  # 1 s of silence, the answer, 1.5 s of silence
+    ender = asistente.Endpointer()
+    chunks = [audio[i:i + 1600] for i in range(0, len(audio), 1600)]
+    used = next(k for k, c in enumerate(chunks, 1) if ender.feed(c))
+    assert ender.heard and used < len(chunks)  # it stopped inside the trailing silence, not at the end
+    assert len(chunks) - used >= 3
