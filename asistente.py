@@ -129,7 +129,7 @@ def load_engine(checkpoint: str, engine: str):
     try:
         return motores.load_engine(checkpoint, engine)
     except (pesos.WeightsError, ValueError, OSError) as e:
-        raise UsageError(f"--checkpoint {checkpoint}: {e}") from None
+        raise UsageError(f"--checkpoint {checkpoint} (--engine {engine}): {e}") from None
 
 
 class Endpointer:

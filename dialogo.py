@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import estacionamiento
@@ -53,7 +54,7 @@ class Turn:
 class Dialogue:
     parking: estacionamiento.Parking
     max_failures: int = 3
-    clock: object = datetime.datetime.now  # the kiosk's wall clock; tests pass a fixed one
+    clock: Callable[[], datetime.datetime] = datetime.datetime.now  # the kiosk's wall clock; tests fix it
     slots: dict = field(default_factory=dict)  # confirmed values; "covered" may be None (no preference)
     pending: dict | None = None  # extracted values waiting for "¿es correcto?"
     asking: str = "plate"  # plate, stay_minutes, covered, other_kind

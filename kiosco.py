@@ -127,7 +127,11 @@ def create_app(engine, parking: estacionamiento.Parking, max_failures: int = 3):
         s = get_session(sid)
         if shutil.which("espeak-ng") is None:
             raise HTTPException(503, "Este servidor no tiene espeak-ng: las preguntas solo se muestran escritas.")
-        return Response(speech_wav(s.turn.speech), media_type="audio/wav", headers={"Cache-Control": "no-store"})
+        try:
+            wav = speech_wav(s.turn.speech)
+        except (subprocess.SubprocessError, OSError) as e:
+            raise HTTPException(503, f"espeak-ng no pudo decir la pregunta ({e}).") from None
+        return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
     return app
 

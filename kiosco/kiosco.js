@@ -94,8 +94,8 @@ function showTicket(ticket) {
   } else {
     const exit = new Date(ticket.expected_exit);
     const sameDay = exit.toDateString() === new Date(ticket.arrival).toDateString();
-    const salida = exit.toLocaleString("es-AR", sameDay ? { hour: "2-digit", minute: "2-digit" }
-      : { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" });
+    const time = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    const salida = exit.toLocaleString("es-AR", sameDay ? time : { day: "numeric", month: "numeric", ...time });
     box.innerHTML = `<h2>Tu ticket</h2><dl>
       <dt>Lugar</dt><dd class="lugar">${escapeHtml(ticket.spot)}</dd>
       <dt>Patente</dt><dd>${escapeHtml(formatPlate(ticket.plate))}</dd>
