@@ -68,12 +68,9 @@ async function show(turn) {
   $("pregunta").textContent = turn.texto;
   addLine("asistente", turn.texto);
   setStatus("");
+  if (turn.listo) showTicket(turn.ticket);  // the ticket does not wait for the goodbye to be spoken
   await say(turn.voz);
-  if (turn.listo) {
-    showTicket(turn.ticket);
-  } else {
-    listen();
-  }
+  if (!turn.listo) listen();
 }
 
 function say(url) {
