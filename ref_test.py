@@ -21,6 +21,7 @@ from pathlib import Path
 
 import datos
 import extraccion
+import motores
 from cli import SpanishParser
 
 # torch, whisper and comun (~4 s to import) are imported inside the functions that need them, so
@@ -140,18 +141,17 @@ def _usable(items: list[Item], limit: int | None, log) -> list[Item]:
 
 def transcribe_items(model, items: list[Item], beam_size: int | None = None, batch_size: int = 8,
                      progress: bool = True) -> list[str]:
-    """Real autoregressive decoding, language forced to Spanish, on the model's own device."""
-    import torch
+    """Real autoregressive decoding, language forced to Spanish, by a `motores` engine (or a bare Whisper)."""
     from tqdm import tqdm
 
     import comun
 
+    engine = motores.as_engine(model)
     hypotheses: list[str] = []
     bar = tqdm(total=len(items), desc="Transcribiendo", unit="frase", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
-        mel = torch.stack([comun.log_mel(comun.load_audio(i.path), model.dims.n_mels) for i in batch])
-        hypotheses += comun.transcribe_batch(model, mel, "es", beam_size=beam_size)
+        hypotheses += engine.transcribe([comun.load_audio(i.path) for i in batch], beam_size=beam_size)
         bar.update(len(batch))
     bar.close()
     return hypotheses
@@ -270,7 +270,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
 
 def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | None = None, batch_size: int = 8,
              limit: int | None = None, model_name: str | None = None, progress: bool = True, log=print) -> dict:
-    """The report for one already-loaded model: exactly REPORT_KEYS, `baseline` None.
+    """The report for one already-loaded model (a Whisper or a `motores` engine): exactly REPORT_KEYS, `baseline` None.
 
     Per-utterance hypotheses, WER and extracted slots are in by_speaker[s]["utterances"].
     """
@@ -280,7 +280,7 @@ def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | 
         raise EvalError(f"--data-dir {data_dir}: no queda ninguna frase con audio para evaluar.")
     hypotheses = transcribe_items(model, items, beam_size, batch_size, progress)
     scores = score(items, hypotheses, slot_labels, log)
-    report = {"model": model_name or type(model).__name__, "data_dir": str(data_dir), "split": split_name,
+    report = {"model": model_name or getattr(model, "spec", type(model).__name__), "data_dir": str(data_dir), "split": split_name,
               **scores, "baseline": None}
     return _clean({k: report[k] for k in REPORT_KEYS})
 
@@ -292,18 +292,8 @@ def attach_baseline(report: dict, baseline: dict) -> dict:
 
 
 def load_model(spec: str):
-    """Through pesos.load_whisper only (strict keys), on CUDA when there is one."""
-    import torch
-
-    import pesos
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        return pesos.load_whisper(spec, device=device)
-    except pesos.WeightsError:
-        raise
-    except (RuntimeError, TypeError, KeyError, ValueError) as e:  # e.g. tensor shapes that do not match the dims
-        raise pesos.WeightsError(f"{spec}: no se pudo cargar como Whisper ({type(e).__name__}: {e}).") from None
+    """The openai-whisper model, through pesos.load_whisper only (strict keys), on CUDA when there is one."""
+    return motores.load_engine(spec, "openai").model
 
 
 # --- presentation ------------------------------------------------------------------------------
@@ -493,6 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="otro modelo para comparar lado a lado (por ejemplo base)")
     parser.add_argument("--report", default="artifacts/ref_test.json", metavar="RUTA",
                         help="reporte JSON; al lado se escriben el .md y el .png")
+    parser.add_argument("--engine", default="openai", choices=motores.ENGINES,
+                        help="quién decodifica: openai (openai-whisper, PyTorch) o ctranslate2 (faster-whisper; int8 en "
+                             "CPU, float16 en GPU; si el modelo no es un directorio CTranslate2 se exporta una vez a "
+                             "artifacts/ct2/)")
     parser.add_argument("--beam-size", type=_positive, default=None, metavar="N",
                         help="búsqueda en haz de N hipótesis (por defecto: greedy)")
     parser.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="frases por lote al decodificar")
@@ -518,16 +512,17 @@ def main(argv: list[str] | None = None) -> None:
 
     specs = [args.checkpoint] + ([args.compare_with] if args.compare_with else [])
     try:
-        models = []
+        engines = []
         for spec in specs:  # both loaded first: a bad --compare-with fails before minutes of decoding
             print(f"Cargando {spec}…", flush=True)
-            models.append(load_model(spec))
+            engines.append(motores.load_engine(spec, args.engine, log=lambda m: print(m, flush=True)))
         reports = []
-        for spec, model in zip(specs, models, strict=True):
+        for spec, engine in zip(specs, engines, strict=True):
             if len(specs) > 1:
                 print(f"Evaluando {spec}…", flush=True)
-            reports.append(evaluate(model, args.data_dir, args.split, args.beam_size, args.batch_size, args.limit,
-                                    model_name=str(spec), progress=not args.sin_progreso,
+            name = str(spec) if args.engine == "openai" else f"{spec} ({args.engine})"
+            reports.append(evaluate(engine, args.data_dir, args.split, args.beam_size, args.batch_size, args.limit,
+                                    model_name=name, progress=not args.sin_progreso,
                                     log=log if not reports else lambda m: None))  # notes once, not per model
     except (EvalError, datos.DataDirError, pesos.WeightsError) as e:
         print(f"Error: {e}", file=sys.stderr)

@@ -31,21 +31,17 @@ def test_bundle_transcribes_spanish_espeak(base_model, tmp_path):
     assert comun.error_rates([sentence], [text])["wer"] <= 0.2, text
 
 
-def test_ct2_reader_writer_round_trip_is_byte_exact():
+def test_ct2_reader_reads_the_whole_bundle():
     directory, parts = pesos.bundle_files("base")
-    data = b"".join(p.read_bytes() for p in parts)
-    variables, aliases = pesos.read_ct2_model_bin(data)
+    variables, aliases = pesos.read_ct2_model_bin(b"".join(p.read_bytes() for p in parts))  # every byte, or an error
     assert aliases == {"decoder/projection/weight": "decoder/embeddings/weight"}
-    assert pesos.write_ct2_model_bin(variables, aliases) == data
+    assert variables["encoder/num_heads"] == 8 and variables["decoder/embeddings/weight"].shape == (51865, 512)
 
 
 def test_float32_ct2_dir_loads_same_weights(base_model, tmp_path):
     directory, parts = pesos.bundle_files("base")
     variables, aliases = pesos.read_ct2_model_bin(b"".join(p.read_bytes() for p in parts))
-    as_f32 = {k: v.astype(np.float32) if v.dtype == np.float16 else v for k, v in variables.items()}
-    (tmp_path / "model.bin").write_bytes(pesos.write_ct2_model_bin(as_f32, aliases))
-    (tmp_path / "config.json").write_text((directory / "config.json").read_text())
-    model = pesos.load_whisper(tmp_path)
+    model = pesos.load_whisper(pesos.save_ct2_dir(base_model, tmp_path / "f32", "float32"))
     for name, tensor in base_model.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name]), name
     # q/k/v were split from fused rows; the key projection has no bias in openai-whisper.
