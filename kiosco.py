@@ -102,6 +102,8 @@ def create_app(engine, parking: estacionamiento.Parking, max_failures: int = 3):
     @app.post("/api/sesiones/{sid}/respuesta")
     async def answer(sid: str, request: Request):
         s = get_session(sid)
+        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
+            raise HTTPException(413, "La grabación es demasiado larga: respondé en menos de 30 segundos.")
         data = await request.body()
         if not data or len(data) > MAX_UPLOAD:
             raise HTTPException(400, "La grabación llegó vacía o es demasiado grande: probá de nuevo.")
