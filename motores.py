@@ -56,6 +56,7 @@ class CTranslate2Engine:
     spec: str
     language: str = "es"
     name: str = "ctranslate2"
+    directory: Path | None = None  # the CTranslate2 directory loaded (an export of `spec` if it was not one)
     _tokenizer: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -149,7 +150,7 @@ def load_engine(spec: str, engine: str = "openai", device: str | None = None, la
         compute_type = compute_type or ("float16" if device == "cuda" else "int8")
         directory = ct2_dir_for(str(spec), "int8" if compute_type.startswith("int8") else "float16", Path(cache_dir), log)
         model = WhisperModel(str(directory), device=device, compute_type=compute_type, cpu_threads=cpu_threads())
-        return CTranslate2Engine(model, str(spec), language)
+        return CTranslate2Engine(model, str(spec), language, directory=directory)
     except pesos.WeightsError:
         raise
     except (RuntimeError, TypeError, KeyError, ValueError, OSError) as e:  # e.g. shapes, or a model CTranslate2 rejects
