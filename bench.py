@@ -1,9 +1,17 @@
-"""Training speed with and without the encoder cache, measured side by side in one run.
+"""Speed, measured side by side in one run: inference engines, and training with and without the encoder cache.
 
-`python bench.py --model-name base --n-clips 16 --report artifacts/bench.json`: (a) the original way,
-encoder forward at every step, and (b) the cached way, on the same clips, batches and machine; the
-ratio of samples per second is `train_ratio` in the JSON. The cache's one-off cost is reported too,
-so users see after how many epochs it pays off.
+`python bench.py --model-name base --n-clips 16 --report artifacts/bench.json`
+
+Inference: seconds per 5-second clip for (1) openai-whisper's `whisper.transcribe`, clip by clip, (2) our
+batched decoding with openai-whisper (`motores` openai engine), (3) faster-whisper's `transcribe` with
+int8 weights, clip by clip, on the model exported by `pesos.save_ct2_dir`, and (4) the batched
+faster-whisper engine of `motores`; same clips, same machine. `inference_ratio` in the JSON is (1)/(3).
+
+Training: (a) the original way, encoder forward at every step, and (b) the cached way, on the same
+clips and batches; the ratio of samples per second is `train_ratio`. The cache's one-off cost is
+reported too, so users see after how many epochs it pays off.
+
+`--solo inferencia|entrenamiento` runs one part only.
 """
 
 from __future__ import annotations
@@ -14,30 +22,125 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
 
-import comun
 import datos
-import pesos
-import sintetico
-from cache_encoder import EncoderCache
+import motores
 from cli import SpanishParser
+
+# torch, whisper and the modules built on them (~5 s to import) are imported where they are used, so
+# --help and option errors answer at once.
+
+CLIP_SECONDS = 5
 
 
 def build_parser() -> SpanishParser:
-    parser = SpanishParser(prog="bench.py", description="Mide la velocidad de entrenamiento con y sin la caché del "
-                                                        "encoder, en la misma corrida, sobre los mismos audios.")
+    parser = SpanishParser(prog="bench.py", description="Mide velocidades en la misma corrida y sobre los mismos audios: "
+                                                        "inferencia (openai-whisper contra faster-whisper int8) y "
+                                                        "entrenamiento con y sin la caché del encoder.")
     parser.add_argument("--model-name", default="base", help="modelo: nombre oficial, .pt, .ckpt o directorio CTranslate2")
     parser.add_argument("--n-clips", type=int, default=16, help="audios a usar")
     parser.add_argument("--data-dir", default=None, help="data dir a usar (si falta, se sintetiza uno con espeak-ng)")
-    parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote")
-    parser.add_argument("--steps", type=int, default=4, help="pasos medidos de cada forma (más uno de calentamiento)")
+    parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote (entrenamiento y decodificación por lotes)")
+    parser.add_argument("--steps", type=int, default=4, help="pasos de entrenamiento medidos de cada forma (más uno de calentamiento)")
+    parser.add_argument("--solo", choices=("inferencia", "entrenamiento"), default=None,
+                        help="medir solo una de las dos partes (por defecto: las dos)")
     parser.add_argument("--report", default="artifacts/bench.json", help="reporte JSON")
     return parser
 
 
-def samples_per_second(module: comun.WhisperModelModule, batches: list[dict]) -> float:
+# --- inference ---------------------------------------------------------------------------------
+
+
+def five_second_clips(data_dir: Path, n: int) -> list[np.ndarray]:
+    """The first n clips of the data dir, each padded with silence or cut to exactly 5 s."""
+    import comun
+
+    length = CLIP_SECONDS * comun.SAMPLE_RATE
+    clips = []
+    for utt_id in list(datos.read_transcripts(data_dir))[:n]:
+        audio = comun.load_audio(datos.audio_path(data_dir, utt_id))[:length]
+        clips.append(np.pad(audio, (0, length - len(audio))))
+    return clips
+
+
+def seconds_per_clip(transcribe_one, clips: list[np.ndarray]) -> float:
+    """`transcribe_one(clip)` on every clip; one untimed call first (lazy set-up, caches)."""
+    transcribe_one(clips[0])
+    started = time.perf_counter()
+    for clip in clips:
+        transcribe_one(clip)
+    return (time.perf_counter() - started) / len(clips)
+
+
+def seconds_per_clip_batched(engine, clips: list[np.ndarray], batch_size: int) -> float:
+    engine.transcribe(clips[:1])
+    started = time.perf_counter()
+    for start in range(0, len(clips), batch_size):
+        engine.transcribe(clips[start : start + batch_size])
+    return (time.perf_counter() - started) / len(clips)
+
+
+def inference(model, args, data_dir: Path, work: Path) -> dict:
+    import whisper
+    from faster_whisper import WhisperModel
+
+    import pesos
+
+    clips = five_second_clips(data_dir, args.n_clips)
+    started = time.perf_counter()
+    ct2_dir = pesos.save_ct2_dir(model, work / "ct2_int8", "int8")
+    export_s = time.perf_counter() - started
+    faster = WhisperModel(str(ct2_dir), device="cpu", compute_type="int8", cpu_threads=motores.cpu_threads())
+
+    def openai_transcribe(clip):  # openai-whisper's defaults (greedy, temperature fallback), language fixed
+        return whisper.transcribe(model, clip, language="es", fp16=False, verbose=None)["text"]
+
+    def faster_transcribe(clip):  # the same settings in faster-whisper (its default beam is 5; openai's is greedy)
+        segments, _ = faster.transcribe(clip, language="es", beam_size=1, vad_filter=False)
+        return "".join(s.text for s in segments)
+
+    s = {
+        "openai_transcribe": seconds_per_clip(openai_transcribe, clips),
+        "openai_batched": seconds_per_clip_batched(motores.OpenAIEngine(model, args.model_name), clips, args.batch_size),
+        "faster_whisper_int8_transcribe": seconds_per_clip(faster_transcribe, clips),
+        "faster_whisper_int8_batched": seconds_per_clip_batched(motores.CTranslate2Engine(faster, args.model_name),
+                                                                clips, args.batch_size),
+    }
+    return {"inference_ratio": s["openai_transcribe"] / s["faster_whisper_int8_transcribe"],
+            "inference": {"n_clips": len(clips), "clip_seconds": CLIP_SECONDS, "batch_size": args.batch_size,
+                          "s_per_clip": s, "ratio_vs_openai_transcribe": {k: s["openai_transcribe"] / v for k, v in s.items()},
+                          "export_int8_s": export_s, "ct2_threads": motores.cpu_threads()}}
+
+
+INFERENCE_LABELS = {
+    "openai_transcribe": "openai-whisper transcribe (de a uno)",
+    "openai_batched": "openai-whisper por lotes (motores)",
+    "faster_whisper_int8_transcribe": "faster-whisper int8 transcribe (de a uno)",
+    "faster_whisper_int8_batched": "faster-whisper int8 por lotes (motores)",
+}
+
+
+def print_inference(report: dict) -> None:
+    part = report["inference"]
+    print(f"\nInferencia: modelo {report['model']}, {part['n_clips']} audios de {part['clip_seconds']} s, lotes de "
+          f"{part['batch_size']}, CPU (torch {report['threads']} hilos, CTranslate2 {part['ct2_threads']})")
+    print(f"{'forma':<44}{'s/audio':>9}{'razón':>8}")
+    for key, label in INFERENCE_LABELS.items():
+        print(f"{label:<44}{part['s_per_clip'][key]:>9.3f}{part['ratio_vs_openai_transcribe'][key]:>7.2f}x")
+    print(f"inference_ratio (transcribe de openai-whisper / de faster-whisper int8): {report['inference_ratio']:.2f}x; "
+          f"exportar a int8 costó {part['export_int8_s']:.1f} s una vez.")
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def samples_per_second(module, batches: list[dict]) -> float:
     """Real training steps (forward, backward, AdamW) over `batches`; the first one is warm-up, not timed."""
+    import torch
+
+    import comun
+
     optimizer = torch.optim.AdamW(comun.parameter_groups(module.model, 0.0), lr=1e-6)
     module.train()
     started, samples = None, 0
@@ -53,19 +156,10 @@ def samples_per_second(module: comun.WhisperModelModule, batches: list[dict]) ->
     return samples / (time.perf_counter() - started)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.n_clips < args.batch_size * 2:
-        build_parser().error(f"--n-clips debe ser al menos 2 × --batch-size ({2 * args.batch_size})")
-    work = tempfile.TemporaryDirectory(prefix="bench_")
-    data_dir = Path(args.data_dir) if args.data_dir else Path(work.name) / "datos"
-    if args.data_dir is None:
-        sintetico.main(["--out", str(data_dir), "--n", str(args.n_clips), "--seed", "0", "--sin-progreso"])
-    try:
-        model = pesos.load_whisper(args.model_name)
-    except pesos.WeightsError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
+def training(model, args, data_dir: Path, work: Path) -> dict:
+    import comun
+    from cache_encoder import EncoderCache
+
     module = comun.WhisperModelModule(comun.Config(model_name=args.model_name, data_dir=str(data_dir)), model=model)
     texts = datos.read_transcripts(data_dir)
     everything = {utt_id: "train" for utt_id in list(texts)[: args.n_clips]}
@@ -78,17 +172,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # The clips are read and batched before timing, so both ways time only the model.
     original = samples_per_second(module, batches())
-    cache = EncoderCache(Path(work.name) / "cache_dir", model)
+    cache = EncoderCache(work / "cache_dir", model)
     started = time.perf_counter()
     cache.build(model, dataset.audio_paths(), args.batch_size, "cpu", progress=False)
     build_seconds = time.perf_counter() - started
     dataset.use_cache(cache)
     cached = samples_per_second(module, batches())
-    work.cleanup()
-
-    report = {
+    return {
         "train_ratio": cached / original,
-        "model": args.model_name,
         "n_clips": len(dataset),
         "batch_size": args.batch_size,
         "steps_timed": n_batches - 1,
@@ -97,18 +188,53 @@ def main(argv: list[str] | None = None) -> int:
         "cache_build_s_per_clip": build_seconds / len(dataset),
         # One epoch without cache costs N/original; with it, build + N/cached: equal after this many epochs.
         "break_even_epochs": (build_seconds / len(dataset)) / (1 / original - 1 / cached) if cached > original else None,
-        "device": "cpu",
-        "threads": torch.get_num_threads(),
     }
+
+
+def print_training(report: dict, path: str) -> None:
+    print(f"\nEntrenamiento: modelo {report['model']}, {report['n_clips']} audios, lotes de {report['batch_size']}, "
+          f"{report['steps_timed']} pasos medidos, CPU con {report['threads']} hilos")
+    print(f"{'forma':<32}{'frases/s':>10}")
+    print(f"{'original (encoder en cada paso)':<32}{report['original_samples_per_s']:>10.2f}")
+    print(f"{'con caché del encoder':<32}{report['cached_samples_per_s']:>10.2f}")
+    print(f"razón: {report['train_ratio']:.2f}x; construir la caché cuesta {report['cache_build_s_per_clip']:.2f} s por audio "
+          f"(se amortiza en {report['break_even_epochs'] or float('nan'):.2f} épocas). Reporte: {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.n_clips < 1:
+        build_parser().error("--n-clips debe ser al menos 1")
+    if args.solo != "inferencia" and args.n_clips < args.batch_size * 2:
+        build_parser().error(f"--n-clips debe ser al menos 2 × --batch-size ({2 * args.batch_size})")
+    import torch
+
+    import pesos
+    import sintetico
+
+    with tempfile.TemporaryDirectory(prefix="bench_") as name:
+        work = Path(name)
+        data_dir = Path(args.data_dir) if args.data_dir else work / "datos"
+        if args.data_dir is None:
+            sintetico.main(["--out", str(data_dir), "--n", str(args.n_clips), "--seed", "0", "--sin-progreso"])
+        try:
+            model = pesos.load_whisper(args.model_name)
+        except pesos.WeightsError as e:
+            print(f"Error: {e}", file=sys.stderr)
+            return 1
+        report = {"model": args.model_name, "device": "cpu", "threads": torch.get_num_threads()}
+        if args.solo != "entrenamiento":  # first: training steps change the weights
+            report.update(inference(model, args, data_dir, work))
+        if args.solo != "inferencia":
+            report.update(training(model, args, data_dir, work))
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2))
-    print(f"\nmodelo {args.model_name}, {len(dataset)} audios, lotes de {args.batch_size}, {n_batches - 1} pasos medidos, "
-          f"CPU con {torch.get_num_threads()} hilos")
-    print(f"{'forma':<32}{'frases/s':>10}")
-    print(f"{'original (encoder en cada paso)':<32}{original:>10.2f}")
-    print(f"{'con caché del encoder':<32}{cached:>10.2f}")
-    print(f"razón: {report['train_ratio']:.2f}x; construir la caché cuesta {report['cache_build_s_per_clip']:.2f} s por audio "
-          f"(se amortiza en {report['break_even_epochs'] or float('nan'):.2f} épocas). Reporte: {args.report}")
+    if "inference" in report:
+        print_inference(report)
+    if "train_ratio" in report:
+        print_training(report, args.report)
+    else:
+        print(f"Reporte: {args.report}")
     return 0
 
 

@@ -63,7 +63,7 @@ def test_help_is_in_spanish():
     result = run(["ref_test.py", "--help"])
     assert result.returncode == 0
     assert result.stdout.startswith("uso: ref_test.py") and "mostrar esta ayuda" in result.stdout
-    assert "--compare-with" in result.stdout and "--beam-size" in result.stdout
+    assert "--compare-with" in result.stdout and "--beam-size" in result.stdout and "--engine" in result.stdout
 
 
 def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path):
@@ -93,6 +93,17 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
     md = out.with_suffix(".md").read_text()
     assert "## Por hablante" in md and "## Por género" in md and "REF:" in md and "HYP:" in md
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ctranslate2_engine_through_the_command(synth_dir, quiet_tiny_pt, tmp_path):
+    ct2 = pesos.save_ct2_dir(pesos.load_whisper(quiet_tiny_pt), tmp_path / "ct2", "int8")
+    out = tmp_path / "r.json"
+    result = _ref_test(ct2, synth_dir, out, "--engine", "ctranslate2", "--limit", "2", "--batch-size", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    _check_report_shape(report, with_baseline=False)
+    assert report["n"] == 2 and report["model"] == f"{ct2} (ctranslate2)"
+    assert "lo exporto" not in result.stdout  # already a CTranslate2 directory: used as it is
 
 
 def test_manifest_folder_of_real_speech(tmp_path):
