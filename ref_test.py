@@ -1,8 +1,8 @@
 """Evaluate a Whisper model on held-out audio: `python ref_test.py --checkpoint X --data-dir D`.
 
 Reads top to bottom: read the evaluation set (a data dir or a folder of wavs with `manifest.tsv`) ->
-decode it for real (batched, Spanish forced) -> score WER/CER per corpus, speaker and gender, and the
-parking slots that `extraccion.extract` gets from each hypothesis and each reference -> print a
+decode it for real (batched, Spanish forced, by the motores.py engine of `--engine`) -> score WER/CER
+per corpus, speaker and gender, and the parking slots that `extraccion.extract` gets from each hypothesis and each reference -> print a
 table and write the JSON report, its Markdown copy and a PNG chart.
 
 `evaluate()` works on an already-loaded model, so other scripts (the demo) call it in-process.
@@ -280,8 +280,8 @@ def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | 
         raise EvalError(f"--data-dir {data_dir}: no queda ninguna frase con audio para evaluar.")
     hypotheses = transcribe_items(model, items, beam_size, batch_size, progress)
     scores = score(items, hypotheses, slot_labels, log)
-    report = {"model": model_name or getattr(model, "spec", type(model).__name__), "data_dir": str(data_dir), "split": split_name,
-              **scores, "baseline": None}
+    name = model_name or getattr(model, "spec", type(model).__name__)
+    report = {"model": name, "data_dir": str(data_dir), "split": split_name, **scores, "baseline": None}
     return _clean({k: report[k] for k in REPORT_KEYS})
 
 
