@@ -2,8 +2,9 @@
 
 Reads top to bottom: read the evaluation set (a data dir or a folder of wavs with `manifest.tsv`) ->
 decode it for real (batched, Spanish forced, by the motores.py engine of `--engine`) -> score WER/CER
-per corpus, speaker and gender, and the parking slots that `extraccion.extract` gets from each hypothesis and each reference -> print a
-table and write the JSON report, its Markdown copy and a PNG chart.
+per corpus, speaker and gender, and the parking slots that `extraccion.extract` gets from each
+hypothesis and each reference -> print a table and write the JSON report, its Markdown copy and a
+PNG chart.
 
 `evaluate()` works on an already-loaded model, so other scripts (the demo) call it in-process.
 """
