@@ -4,8 +4,9 @@
 
 Inference: seconds per 5-second clip for (1) openai-whisper's `whisper.transcribe`, clip by clip, (2) our
 batched decoding with openai-whisper (`motores` openai engine), (3) faster-whisper's `transcribe` with
-int8 weights, clip by clip, on the model exported by `pesos.save_ct2_dir`, and (4) the batched
-faster-whisper engine of `motores`; same clips, same machine. `inference_ratio` in the JSON is (1)/(3).
+int8 weights, clip by clip, on the model exported by `pesos.save_ct2_dir`, (4) the batched
+faster-whisper engine of `motores` in int8 and (5) in float32 (the same transcripts as openai-whisper);
+same clips, same machine. `inference_ratio` in the JSON is (1)/(3).
 
 Training: (a) the original way, encoder forward at every step, and (b) the cached way, on the same
 clips and batches; the ratio of samples per second is `train_ratio`. The cache's one-off cost is
@@ -92,6 +93,9 @@ def inference(model, args, data_dir: Path, work: Path) -> dict:
     ct2_dir = pesos.save_ct2_dir(model, work / "ct2_int8", "int8")
     export_s = time.perf_counter() - started
     faster = WhisperModel(str(ct2_dir), device="cpu", compute_type="int8", cpu_threads=motores.cpu_threads())
+    # float32 on a float16 export: the same transcripts as openai-whisper, for the cost of int8's speed.
+    exact = WhisperModel(str(pesos.save_ct2_dir(model, work / "ct2_float16", "float16")), device="cpu",
+                         compute_type="float32", cpu_threads=motores.cpu_threads())
 
     def openai_transcribe(clip):  # openai-whisper's defaults (greedy, temperature fallback), language fixed
         return whisper.transcribe(model, clip, language="es", fp16=False, verbose=None)["text"]
@@ -106,6 +110,8 @@ def inference(model, args, data_dir: Path, work: Path) -> dict:
         "faster_whisper_int8_transcribe": seconds_per_clip(faster_transcribe, clips),
         "faster_whisper_int8_batched": seconds_per_clip_batched(motores.CTranslate2Engine(faster, args.model_name),
                                                                 clips, args.batch_size),
+        "faster_whisper_float32_batched": seconds_per_clip_batched(motores.CTranslate2Engine(exact, args.model_name),
+                                                                   clips, args.batch_size),
     }
     return {"inference_ratio": s["openai_transcribe"] / s["faster_whisper_int8_transcribe"],
             "inference": {"n_clips": len(clips), "clip_seconds": CLIP_SECONDS, "batch_size": args.batch_size,
@@ -118,6 +124,7 @@ INFERENCE_LABELS = {
     "openai_batched": "openai-whisper por lotes (motores)",
     "faster_whisper_int8_transcribe": "faster-whisper int8 transcribe (de a uno)",
     "faster_whisper_int8_batched": "faster-whisper int8 por lotes (motores)",
+    "faster_whisper_float32_batched": "faster-whisper float32 por lotes (motores)",
 }
 
 
