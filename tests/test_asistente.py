@@ -32,9 +32,10 @@ def session(db, wavs, *extra):
 
 
 @pytest.mark.slow
-def test_one_answer_with_everything_then_yes(tmp_path, clips):
+@pytest.mark.parametrize("engine", ["openai", "ctranslate2"])
+def test_one_answer_with_everything_then_yes(tmp_path, clips, engine):
     db = tmp_path / "lote.db"
-    result, ticket = session(db, [clips["todo"], clips["si"]])
+    result, ticket = session(db, [clips["todo"], clips["si"]], "--engine", engine)
     assert "Asistente: Entendí PDF 456, 1 día, lugar descubierto. ¿Es correcto?" in result.stdout
     assert {k: ticket[k] for k in ("plate", "stay_minutes", "covered")} == {
         "plate": "PDF456", "stay_minutes": 1440, "covered": False}
