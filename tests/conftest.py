@@ -51,6 +51,13 @@ def run(args: list[str], cwd: Path = ROOT, timeout: int = 900, **kwargs) -> subp
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
+def train(data_dir, model, out: Path, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """fine_tune.py for real, small: artifacts in out/artifacts, logs in out/logs; `extra` flags override."""
+    return run(["fine_tune.py", "--model-name", str(model), "--data-dir", str(data_dir), "--artifacts-dir",
+                str(out / "artifacts"), "--log-dir", str(out / "logs"), "--batch-size", "2", "--num-worker", "0",
+                "--val-decode-max", "2", *extra], timeout=timeout)
+
+
 def espeak(text: str, path: Path, voice: str = "es-419", speed: int = 140) -> Path:
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng no está instalado: `make setup` lo instala (apt-get install espeak-ng)")

@@ -15,12 +15,7 @@ import datos
 import fine_tune
 import pesos
 from conftest import ROOT, run
-
-
-def _train(data_dir, model, out, *extra, timeout=900):
-    args = ["fine_tune.py", "--model-name", str(model), "--data-dir", str(data_dir), "--artifacts-dir", str(out / "artifacts"),
-            "--log-dir", str(out / "logs"), "--batch-size", "2", "--num-worker", "0", "--val-decode-max", "2", *extra]
-    return run(args, timeout=timeout)
+from conftest import train as _train
 
 
 def _assert_only_trainable_changed(before: dict, after: dict, frozen_prefixes: tuple[str, ...]):

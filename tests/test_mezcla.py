@@ -6,7 +6,7 @@ import torch
 
 import comun
 import pesos
-from conftest import make_tiny_whisper, run
+from conftest import make_tiny_whisper, train
 
 
 def test_merge_is_a_weighted_mean_of_every_floating_tensor():
@@ -22,9 +22,8 @@ def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, t
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
     out = tmp_path / "artifacts"
-    result = run(["fine_tune.py", "--model-name", str(tiny_whisper_pt), "--data-dir", str(data), "--artifacts-dir",
-                  str(out), "--log-dir", str(tmp_path / "logs"), "--batch-size", "2", "--num-worker", "0",
-                  "--val-decode-max", "1", "--max-steps", "4", "--learning-rate", "1e-2", "--merge-pretrained", "0.5"])
+    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "4", "--learning-rate", "1e-2",
+                   "--merge-pretrained", "0.5")
     assert result.returncode == 0, result.stderr[-3000:]
     pretrained = pesos.load_whisper(str(tiny_whisper_pt)).state_dict()
     trained = pesos.load_whisper(str(out / "last.ckpt")).state_dict()

@@ -10,7 +10,7 @@ import torch
 import datos
 import pesos
 import ref_test
-from conftest import SHARED, make_tiny_whisper, run
+from conftest import SHARED, make_tiny_whisper, run, train
 
 TOP_KEYS = ["model", "data_dir", "split", "n", "wer", "cer", "raw_wer", "by_speaker", "slots",
             "slots_from_reference", "baseline"]
@@ -137,9 +137,7 @@ def test_fine_tuned_lightning_checkpoint_is_really_used(synth_dir, tiny_whisper_
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
     artifacts = tmp_path / "artifacts"
-    result = run(["fine_tune.py", "--model-name", str(tiny_whisper_pt), "--data-dir", str(data), "--artifacts-dir",
-                  str(artifacts), "--log-dir", str(tmp_path / "logs"), "--batch-size", "2", "--num-worker", "0",
-                  "--val-decode-max", "1", "--max-steps", "2", "--learning-rate", "1e-3"])
+    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "2", "--learning-rate", "1e-3")
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt, exported = artifacts / "last.ckpt", artifacts / "modelo-ultimo.pt"
 
