@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import estacionamiento
-from extraccion import LETTER_NAMES, confirm, extract
+from extraccion import LETTER_NAMES, confirm, extract, indifferent
 
 VOICE = "es-419"  # espeak-ng voice the front ends speak the prompts with
 SLOTS = ("plate", "stay_minutes", "covered")
@@ -33,10 +33,6 @@ HINTS = {
     "stay_minutes": "Por ejemplo: dos horas, media hora o hasta las seis de la tarde.",
     "covered": "Decí sí o no. Si te da igual, decí: me da igual.",
 }
-# extract() returns covered=None both for "not mentioned" and for indifference; at the covered
-# question the difference matters (indifference is an answer), so it is recognised here.
-_INDIFFERENT = re.compile(r"\b(me da igual|da igual|da lo mismo|cualquiera|lo que sea|donde sea|indistinto|"
-                          r"no tengo preferencia|no me importa)\b", re.I)
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Dialogue:
             return self._answer_confirmation(text, found)
         if self.asking == "covered" and "covered" not in found:
             yes_no = confirm(text)
-            if yes_no is not None or _INDIFFERENT.search(text):
+            if yes_no is not None or indifferent(text):  # an answer too
                 self.slots["covered"] = yes_no  # a direct yes/no needs no "¿es correcto?" of its own
                 return self._next()
         if found:

@@ -959,7 +959,7 @@ _OTHER_SENSE_AFTER = re.compile(r"^\s*(del?|por el|por la|por mi|por)\b")
 _INDIFFERENT = re.compile(
     r"\b(me da igual|da igual|me da lo mismo|da lo mismo|lo que sea|donde sea|cualquiera|cualquier lugar|"
     r"donde haya lugar|donde haya|indistinto|no tengo preferencia|sin preferencia|no me importa|no importa|"
-    r"me es indistinto|como sea|es lo mismo|lo mismo|ni idea|no se)\b"
+    r"me es indistinto|como sea|lo mismo|ni idea|no se)\b"
 )
 _NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+(?!y\b|pero\b)\w+){0,4}\s*$")
 _NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa))")
@@ -1041,6 +1041,11 @@ _NO = re.compile(
     r"tampoco|ni ahi|de ninguna manera)\b"
 )
 _NO_STRONG = re.compile(r"\b(esta mal|incorrect[oa]|equivocad[oa]|no es (esa|asi|correct)|no,? no|cambia\w*|error)\b")
+
+
+def indifferent(text: str) -> bool:
+    """"Me da igual", "donde sea"…: no preference. extract() gives covered=None for it and for silence alike."""
+    return bool(_INDIFFERENT.search(" ".join(_tokenize(text))))
 
 
 def confirm(text: str) -> bool | None:
