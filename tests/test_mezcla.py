@@ -6,7 +6,7 @@ import torch
 
 import comun
 import pesos
-from conftest import make_tiny_whisper, train
+from conftest import make_tiny_whisper, run, train
 
 
 def test_merge_is_a_weighted_mean_of_every_floating_tensor():
@@ -32,3 +32,9 @@ def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, t
     assert not torch.allclose(trained[name], pretrained[name]), "training did not move the decoder"
     for key, tensor in exported.items():
         assert torch.allclose(tensor, 0.5 * trained[key] + 0.5 * pretrained[key], atol=1e-5), key
+
+
+def test_merge_weight_outside_0_1_is_a_spanish_error(tmp_path):
+    result = run(["fine_tune.py", "--merge-pretrained", "1.5", "--data-dir", str(tmp_path)])
+    assert result.returncode == 2
+    assert "--merge-pretrained tiene que estar entre 0 y 1" in result.stderr and "Traceback" not in result.stderr
