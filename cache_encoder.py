@@ -1,6 +1,9 @@
 """Encoder outputs computed once and kept on disk, since a frozen encoder gives the same output forever.
 
-Key: (audio content, encoder weights, n_mels). Layout beside the data:
+When the top encoder blocks train (Config.train_encoder_blocks), the cache holds the hidden state
+that enters them: the frozen part below still gives the same output forever.
+
+Key: (audio content, weights of the frozen part, n_mels, where it stops). Layout beside the data:
   <data_dir>/.cache_encoder/<weights key>/shard-NNNNN.npy   float16 (rows, n_audio_ctx, n_audio_state)
   <data_dir>/.cache_encoder/<weights key>/indice.tsv        audio sha1 TAB shard TAB row
 Shards are memory-mapped when read, so RAM stays bounded whatever the corpus size; a shard is
@@ -23,18 +26,35 @@ CACHE_DIR = ".cache_encoder"
 SHARD_ROWS = 256  # about 400 MB of float16 per shard for base
 
 
-def weights_key(model) -> str:
-    """Changes whenever the encoder's weights or the mel size change."""
-    digest = hashlib.sha256(f"n_mels={model.dims.n_mels}".encode())
-    for name, tensor in sorted(model.encoder.state_dict().items()):
+def _frozen_names(model, blocks: int) -> list[str]:
+    """State-dict names of the encoder part that runs before the cache: everything when blocks is all."""
+    names = sorted(model.encoder.state_dict())
+    if blocks == model.dims.n_audio_layer:
+        return names
+    trained = {f"blocks.{i}." for i in range(blocks, model.dims.n_audio_layer)}
+    return [n for n in names if not n.startswith("ln_post.") and not any(n.startswith(t) for t in trained)]
+
+
+def weights_key(model, blocks: int | None = None) -> str:
+    """Changes whenever the frozen part's weights, the mel size or the cut point change."""
+    blocks = model.dims.n_audio_layer if blocks is None else blocks
+    # The whole encoder keeps its original key, so caches built before the cut point existed stay valid.
+    cut = "" if blocks == model.dims.n_audio_layer else f",blocks={blocks}"
+    digest = hashlib.sha256(f"n_mels={model.dims.n_mels}{cut}".encode())
+    state = model.encoder.state_dict()
+    for name in _frozen_names(model, blocks):
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().numpy().tobytes())
+        digest.update(state[name].detach().cpu().float().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
 class EncoderCache:
-    def __init__(self, data_dir: str | Path, model):
-        self.directory = Path(data_dir) / CACHE_DIR / weights_key(model)
+    def __init__(self, data_dir: str | Path, model, blocks: int | None = None):
+        """`blocks`: how many encoder blocks run before the cache (default all: the encoder's output)."""
+        self.blocks = model.dims.n_audio_layer if blocks is None else blocks
+        if not 0 <= self.blocks <= model.dims.n_audio_layer:
+            raise ValueError(f"blocks must be between 0 and {model.dims.n_audio_layer}, got {self.blocks}")
+        self.directory = Path(data_dir) / CACHE_DIR / weights_key(model, self.blocks)
         self.shape = (model.dims.n_audio_ctx, model.dims.n_audio_state)
         self.index: dict[str, tuple[int, int]] = {}
         self._shards: dict[int, np.ndarray] = {}
@@ -60,7 +80,7 @@ class EncoderCache:
         return key in self.index
 
     def get(self, key: str) -> torch.Tensor:
-        """(n_audio_ctx, n_audio_state) float32 for one clip."""
+        """(n_audio_ctx, n_audio_state) float32 for one clip: the encoder output, or the cut's hidden state."""
         shard, row = self.index[key]
         if shard not in self._shards:
             self._shards[shard] = np.load(self.directory / f"shard-{shard:05d}.npy", mmap_mode="r")
@@ -95,7 +115,8 @@ class EncoderCache:
             for first in range(0, len(chunk), batch_size):
                 batch = chunk[first : first + batch_size]
                 mel = torch.stack([comun.log_mel(comun.load_audio(p), model.dims.n_mels) for _, p in batch])
-                array[first : first + len(batch)] = model.encoder(mel.to(device)).float().cpu().numpy().astype(np.float16)
+                hidden = comun.encode_prefix(model.encoder, mel.to(device), self.blocks)
+                array[first : first + len(batch)] = hidden.float().cpu().numpy().astype(np.float16)
                 bar.update(len(batch))
             array.flush()
             del array

@@ -57,6 +57,9 @@ class Config:
     seed: int = 1234
     language: str = "es"
     freeze: str = "encoder"  # encoder: whole encoder + token embedding; conv: conv front end + embedding
+    # With freeze=encoder: the top N encoder blocks (and ln_post) train too, adapting the acoustics to
+    # new voices; the cache then holds what enters them, so each step pays only for those N blocks.
+    train_encoder_blocks: int = 0
     precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
     gradient_clip_val: float = 1.0
     cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
@@ -281,6 +284,31 @@ class WhisperDataCollatorWithPadding:
 
 # --- model -------------------------------------------------------------------------------------
 
+def encode_prefix(encoder, mel: torch.Tensor, blocks: int) -> torch.Tensor:
+    """mel (B, n_mels, 3000) -> hidden state after the first `blocks` blocks (B, 1500, d).
+
+    With every block it is `encoder(mel)` (ln_post included). Mirrors whisper's AudioEncoder.forward,
+    which has no hook to stop half-way.
+    """
+    if blocks == len(encoder.blocks):
+        return encoder(mel)
+    x = F.gelu(encoder.conv2(F.gelu(encoder.conv1(mel)))).permute(0, 2, 1)
+    x = (x + encoder.positional_embedding).to(x.dtype)
+    for block in encoder.blocks[:blocks]:
+        x = block(x)
+    return x
+
+
+def encode_suffix(encoder, hidden: torch.Tensor, blocks: int) -> torch.Tensor:
+    """What encode_prefix(…, blocks) left to do: the remaining blocks and ln_post -> (B, 1500, d)."""
+    if blocks == len(encoder.blocks):
+        return hidden
+    for block in encoder.blocks[blocks:]:
+        hidden = block(hidden)
+    return encoder.ln_post(hidden)
+
+
+
 # openai-whisper's LayerNorm names: no weight decay on them (nor on any bias).
 _NO_DECAY = ("attn_ln", "cross_attn_ln", "mlp_ln", "ln", "ln_post")
 
@@ -294,12 +322,15 @@ def merge_with_pretrained(model: whisper.model.Whisper, pretrained: whisper.mode
             tensor.lerp_(reference[name].to(tensor.device, tensor.dtype), weight)
 
 
-def apply_freeze_policy(model: whisper.model.Whisper, policy: str) -> None:
-    """encoder: the whole encoder and the token embedding are frozen (default);
-    conv: only the encoder's convolutional front end and the token embedding (the original design);
-    none: everything trains. The decoder always trains."""
+def apply_freeze_policy(model: whisper.model.Whisper, policy: str, train_encoder_blocks: int = 0) -> None:
+    """encoder: the whole encoder and the token embedding are frozen (default), except its top
+    `train_encoder_blocks` blocks and ln_post when asked; conv: only the encoder's convolutional front
+    end and the token embedding (the original design); none: everything trains. The decoder always trains."""
     if policy not in FREEZE_POLICIES:
         raise ValueError(f"freeze must be one of {FREEZE_POLICIES}, got {policy!r}")
+    n_layer = model.dims.n_audio_layer
+    if not 0 <= train_encoder_blocks <= n_layer:
+        raise ValueError(f"train_encoder_blocks must be between 0 and {n_layer} (the encoder's blocks), got {train_encoder_blocks}")
     for p in model.parameters():
         p.requires_grad = True
     frozen = [model.decoder.token_embedding]
@@ -311,6 +342,14 @@ def apply_freeze_policy(model: whisper.model.Whisper, policy: str) -> None:
         for module in frozen:
             for p in module.parameters():
                 p.requires_grad = False
+    if policy == "encoder" and train_encoder_blocks:
+        for module in [*model.encoder.blocks[n_layer - train_encoder_blocks :], model.encoder.ln_post]:
+            module.requires_grad_(True)
+
+
+def frozen_encoder_blocks(config: Config, model: whisper.model.Whisper) -> int:
+    """How many encoder blocks never change in this run (what the encoder cache may hold)."""
+    return model.dims.n_audio_layer - config.train_encoder_blocks if config.freeze == "encoder" else 0
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -329,7 +368,8 @@ class WhisperModelModule(pl.LightningModule):
         self.config = config if isinstance(config, Config) else Config(**config)
         self.save_hyperparameters({"config": self.config.to_dict()})
         self.model = model if model is not None else pesos.load_whisper(self.config.model_name)
-        apply_freeze_policy(self.model, self.config.freeze)
+        apply_freeze_policy(self.model, self.config.freeze, self.config.train_encoder_blocks)
+        self._frozen_blocks = frozen_encoder_blocks(self.config, self.model)
         self.tokenizer = get_tokenizer(self.model, self.config.language)
         # DDP broadcasts every buffer from rank 0 at start and cannot send sparse ones; whisper's
         # alignment_heads is sparse, and the same on every rank anyway.
@@ -346,13 +386,17 @@ class WhisperModelModule(pl.LightningModule):
         self._batch_started = None
 
     def _encode(self, batch: dict) -> torch.Tensor:
-        """Batch -> encoder output (B, 1500, d): from the cache when present; no graph when frozen."""
+        """Batch -> encoder output (B, 1500, d). The frozen part comes from the cache ("features": what
+        enters the trained blocks) or runs without a graph; only the trained blocks run with one."""
+        encoder, frozen = self.model.encoder, self._frozen_blocks
         if "features" in batch:
-            return batch["features"]
-        if self.config.freeze == "encoder":
+            hidden = batch["features"]
+        elif self.config.freeze == "encoder":
             with torch.no_grad():
-                return self.model.encoder(batch["mel"])
-        return self.model.encoder(batch["mel"])
+                hidden = encode_prefix(encoder, batch["mel"], frozen)
+        else:
+            return encoder(batch["mel"])
+        return encode_suffix(encoder, hidden, frozen)
 
     def _loss(self, batch: dict, audio_features: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         if logits is None:

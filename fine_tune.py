@@ -34,6 +34,7 @@ from comun import (
     SpeechDataset,
     WhisperDataCollatorWithPadding,
     WhisperModelModule,
+    frozen_encoder_blocks,
     merge_with_pretrained,
 )
 from muestreo import LengthGroupedSampler
@@ -56,6 +57,8 @@ HELP = {
     "seed": "semilla (datos, partición e inicialización)",
     "language": "idioma de las transcripciones",
     "freeze": "qué se congela: encoder (todo el encoder + embedding de tokens), conv (solo el frente convolucional + embedding), none",
+    "train_encoder_blocks": "con --freeze encoder: cuántos bloques de arriba del encoder se entrenan también (0: ninguno). "
+                            "Adaptan la acústica a voces nuevas; la caché guarda lo que entra a esos bloques",
     "precision": "auto (bf16/16-mixed en CUDA, 32 en CPU) o una precisión de Lightning (32-true, bf16-mixed, 16-mixed)",
     "gradient_clip_val": "recorte de la norma del gradiente (0: sin recorte)",
     "val_fraction": "fracción de validación al crear particion.tsv",
@@ -127,6 +130,9 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("specaugment", 0) in (0, 1), "--specaugment debe ser 0 o 1"),
         (values.get("noise_snr", 0) >= 0, "--noise-snr no puede ser negativo (0: sin ruido)"),
         (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
+        (values.get("train_encoder_blocks", 0) >= 0, "--train-encoder-blocks no puede ser negativo"),
+        (values.get("train_encoder_blocks", 0) == 0 or values.get("freeze") == "encoder",
+         "--train-encoder-blocks va con --freeze encoder (con conv o none el encoder ya se entrena entero)"),
         (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
         (0 <= values.get("val_fraction", 0) + values.get("test_fraction", 0) < 1,
          "--val-fraction + --test-fraction debe estar entre 0 y 1"),
@@ -179,12 +185,15 @@ class Batches(pl.LightningDataModule):
         if self.cached:
             device = self.trainer.strategy.root_device
             paths = [path for dataset in self.cached for path in dataset.audio_paths()]
-            EncoderCache(self.config.data_dir, self.model).build(self.model.to(device), paths, self.config.batch_size, device)
+            EncoderCache(self.config.data_dir, self.model, self._cached_blocks()).build(self.model.to(device), paths, self.config.batch_size, device)
             self.model.cpu()
+
+    def _cached_blocks(self) -> int:
+        return frozen_encoder_blocks(self.config, self.model)
 
     def setup(self, stage: str) -> None:
         if self.cached:
-            cache = EncoderCache(self.config.data_dir, self.model)
+            cache = EncoderCache(self.config.data_dir, self.model, self._cached_blocks())
             for dataset in self.cached:
                 dataset.use_cache(cache)
 
@@ -205,7 +214,13 @@ class Batches(pl.LightningDataModule):
 
 def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
     pl.seed_everything(config.seed, workers=True)
-    module = WhisperModelModule(config)
+    model = pesos.load_whisper(config.model_name)
+    if config.train_encoder_blocks > model.dims.n_audio_layer:
+        n = model.dims.n_audio_layer
+        print(f"Error: --train-encoder-blocks {config.train_encoder_blocks}: el encoder de {config.model_name} tiene "
+              f"{n} {'bloque' if n == 1 else 'bloques'}. Usá un valor entre 0 y {n}.", file=sys.stderr)
+        sys.exit(2)
+    module = WhisperModelModule(config, model)
     texts = datos.read_transcripts(config.data_dir)
     split, created = datos.load_or_make_split(config.data_dir, texts, seed=config.seed,
                                               val_fraction=config.val_fraction, test_fraction=config.test_fraction)

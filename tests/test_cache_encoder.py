@@ -43,3 +43,22 @@ def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
     assert EncoderCache(tmp_path, a).directory == EncoderCache(tmp_path, make_tiny_whisper(seed=0)).directory
     wavs = sorted((synth_dir / "audios").glob("*.wav"))
     assert EncoderCache.key(wavs[0]) != EncoderCache.key(wavs[1])
+
+
+def test_cut_cache_plus_the_trained_blocks_is_the_whole_encoder(synth_dir):
+    """With the top blocks training, the cache holds what enters them; its key ignores their weights."""
+    model = make_tiny_whisper(seed=0).eval()
+    mel = comun.log_mel(comun.load_audio(sorted((synth_dir / "audios").glob("*.wav"))[0]), model.dims.n_mels)[None]
+    n = model.dims.n_audio_layer
+    with torch.no_grad():
+        full = model.encoder(mel)
+        for blocks in range(n + 1):
+            hidden = comun.encode_prefix(model.encoder, mel, blocks)
+            assert torch.allclose(comun.encode_suffix(model.encoder, hidden, blocks), full, atol=1e-5)
+    other = make_tiny_whisper(seed=0)
+    with torch.no_grad():
+        other.encoder.blocks[-1].mlp[0].weight.add_(1.0)
+        other.encoder.ln_post.bias.add_(1.0)
+    assert EncoderCache("d", other, n - 1).directory == EncoderCache("d", model, n - 1).directory
+    assert EncoderCache("d", other).directory != EncoderCache("d", model).directory
+    assert len({EncoderCache("d", model, b).directory for b in range(n + 1)}) == n + 1

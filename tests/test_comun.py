@@ -70,6 +70,13 @@ def test_freeze_policies(tiny):
     assert not tiny.encoder.conv1.weight.requires_grad and tiny.encoder.blocks[0].attn.query.weight.requires_grad
     with pytest.raises(ValueError, match="freeze"):
         comun.apply_freeze_policy(tiny, "todo")
+    comun.apply_freeze_policy(tiny, "encoder", train_encoder_blocks=1)
+    top = len(tiny.encoder.blocks) - 1
+    trainable = {n for n, p in tiny.encoder.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith((f"blocks.{top}.", "ln_post.")) for n in trainable)
+    assert tiny.encoder.ln_post.weight.requires_grad and not tiny.encoder.conv1.weight.requires_grad
+    with pytest.raises(ValueError, match="train_encoder_blocks"):
+        comun.apply_freeze_policy(tiny, "encoder", train_encoder_blocks=top + 2)
 
 
 def test_no_weight_decay_on_biases_and_layer_norms(tiny):

@@ -32,10 +32,11 @@ def _assert_only_trainable_changed(before: dict, after: dict, frozen_prefixes: t
 
 def test_bad_options_are_all_reported_at_once(tmp_path):
     result = run(["fine_tune.py", "--batch-size", "dos", "--freeze", "todo", "--learning-rate", "-1",
-                  "--inventada", "3", "--data-dir", str(tmp_path / "nada")])
+                  "--inventada", "3", "--train-encoder-blocks", "2", "--data-dir", str(tmp_path / "nada")])
     assert result.returncode == 2
     for fragment in ("--batch-size: se esperaba un entero", "--freeze debe ser", "--learning-rate debe ser positivo",
-                     "opción desconocida: --inventada", "no tiene transcripciones.tsv"):
+                     "opción desconocida: --inventada", "no tiene transcripciones.tsv",
+                     "--train-encoder-blocks va con --freeze encoder"):
         assert fragment in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -173,3 +174,21 @@ def test_a_strategy_lightning_refuses_is_a_spanish_error(synth_dir, tiny_whisper
     assert result.returncode == 1
     assert "Error: Lightning no acepta --accelerator cpu --devices 2 --strategy fsdp" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_top_encoder_block_trains_from_a_cut_cache(synth_dir, tiny_whisper_pt, tmp_path):
+    """--train-encoder-blocks 1: the top block and ln_post change with the decoder, nothing below does."""
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "4", "--learning-rate", "1e-3",
+                    "--train-encoder-blocks", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Caché del encoder:" in result.stdout
+    before = whisper.load_model(str(tiny_whisper_pt), device="cpu").state_dict()
+    top = max(int(n.split(".")[2]) for n in before if n.startswith("encoder.blocks."))
+    after = whisper.load_model(str(tmp_path / "artifacts" / "modelo-ultimo.pt"), device="cpu").state_dict()
+    frozen = ("decoder.token_embedding.", "encoder.conv", "encoder.positional_embedding",
+              *(f"encoder.blocks.{i}." for i in range(top)))
+    _assert_only_trainable_changed(before, after, frozen)
+    bad = _train(data, tiny_whisper_pt, tmp_path, "--train-encoder-blocks", "9")
+    assert bad.returncode == 2 and "tiene 1 bloque." in bad.stderr and "Traceback" not in bad.stderr
