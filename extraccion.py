@@ -145,7 +145,8 @@ _ZERO_WORDS = {"cero", "zero"}
 
 
 _TOKEN_RE = re.compile(
-    r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|\d+,\d+|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]", re.I
+    # "4,5,6" is a list of digits (a plate read one by one), not the decimal 4,5 followed by 6.
+    r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|(?<!\d,)\d+,\d+(?!,\d)|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]", re.I
 )
 
 

@@ -19,6 +19,9 @@ T14 = dt.time(14, 0)
 # Plate: (answer, expected plate). Digits, number words and messy ASR output; None = no plate.
 # ----------------------------------------------------------------------------------------------
 PLATE_CASES = [
+    # Digits read one by one with commas are a list, not a decimal ("4,5" then "6").
+    ("pdf 4,5,6", "PDF456"),
+    ("AB 1,2,3 CD", "AB123CD"),
     # written digits and letters
     ("AB 123 CD", "AB123CD"),
     ("AB123CD", "AB123CD"),
