@@ -28,6 +28,7 @@ from whisper.normalizers import BasicTextNormalizer
 
 import aumentos
 import datos
+import extraccion
 import numeros
 import pesos
 
@@ -139,7 +140,8 @@ def get_tokenizer(model: whisper.model.Whisper, language: str):
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None) -> list[str]:
     """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
 
-    Language is fixed, no timestamps; the texts come back without special tokens.
+    Language is fixed, no timestamps; the texts come back without special tokens, with spelled
+    capitals joined back ("D X S 660" -> "DXS 660", see extraccion.spell_capitals).
     """
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
                                       fp16=False, beam_size=beam_size)
@@ -149,7 +151,7 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
         results = whisper.decode(model, mel.to(next(model.parameters()).device), options)
     finally:
         model.train(was_training)
-    return [r.text.strip() for r in results]
+    return [extraccion.join_spelled_capitals(r.text.strip()) for r in results]
 
 
 # --- dataset -----------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ class SpeechDataset(Dataset):
             if problem:
                 self.skipped.add(problem, utt_id)
                 continue
-            tokens = prefix + tokenizer.encode(" " + text)
+            tokens = prefix + tokenizer.encode(" " + extraccion.spell_capitals(text))  # one token per plate letter
             if len(tokens) + 1 > n_text_ctx:
                 self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
                 continue

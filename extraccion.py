@@ -57,6 +57,23 @@ class Slots:
 # ---------------------------------------------------------------------------------------------
 
 
+# Whisper's BPE cuts runs of capitals unpredictably (" DX"+"S", " AB", " WIN"), so the same spoken
+# letter maps to a different token in each plate. Training targets spell them one token per letter
+# (" D X S 660"); decoded text joins them back, so users and metrics see the usual "DXS 660".
+_CAPITAL_RUN = re.compile(r"\b[A-ZÑ]{2,}\b")
+_SPELLED_RUN = re.compile(r"\b[A-ZÑ](?: [A-ZÑ])+\b")
+
+
+def spell_capitals(text: str) -> str:
+    """"Patente DXS 660" -> "Patente D X S 660": one token per letter, for training targets."""
+    return _CAPITAL_RUN.sub(lambda m: " ".join(m.group()), text)
+
+
+def join_spelled_capitals(text: str) -> str:
+    """The inverse, for decoded text: "D X S 660" -> "DXS 660" (any run of single capitals)."""
+    return _SPELLED_RUN.sub(lambda m: m.group().replace(" ", ""), text)
+
+
 def _fold(text: str) -> str:
     """Lower case without accents, but keep ñ: Ñ is not a plate letter and must stay visible."""
     text = unicodedata.normalize("NFC", text).lower().replace("ñ", "\0")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+import extraccion
+
 ENGINES = ("openai", "ctranslate2")
 CACHE_DIR = Path(__file__).resolve().parent / "artifacts" / "ct2"
 SAMPLE_RATE = 16000
@@ -83,7 +85,7 @@ class CTranslate2Engine:
             encoded, [list(self._prompt) for _ in audios], beam_size=beam_size or 1,
             max_length=TEXT_CTX, suppress_blank=True, suppress_tokens=self._suppress,
         )
-        return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+        return [extraccion.join_spelled_capitals(self._tokenizer.decode(r.sequences_ids[0]).strip()) for r in results]
 
 
 def as_engine(model_or_engine, language: str = "es"):

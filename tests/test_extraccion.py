@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import extraccion
 from extraccion import LETTER_NAMES, Slots, _numeric_words, _tokenize, confirm, extract, parse_number
 
 T14 = dt.time(14, 0)
@@ -654,3 +655,13 @@ def test_text2num_digit_runs_are_concatenated_in_plates():
     assert extract("a be cinco cero uno ce de").plate == "AB501CD"
     assert extract("a be cincuenta cero tres ce de").plate is None  # 5003: four digits, no shape
     assert extract("a be diez cero ce de").plate == "AB100CD"
+
+
+def test_spelled_capitals_round_trip():
+    """Training targets spell plates one token per letter; decoded text joins them back."""
+    text = "Patente DXS 660, no, AB 123 CD. Mmm, y el PDF, ¿Ñandú?"
+    spelled = extraccion.spell_capitals(text)
+    assert spelled == "Patente D X S 660, no, A B 123 C D. Mmm, y el P D F, ¿Ñandú?"
+    assert extraccion.join_spelled_capitals(spelled) == text
+    assert extraccion.join_spelled_capitals("es la Z G D 483 y a las 3") == "es la ZGD 483 y a las 3"
+    assert extraccion.extract(spelled).plate == "AB123CD"
