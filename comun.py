@@ -9,6 +9,7 @@ Data flow (shapes where tensors cross functions):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -136,22 +137,48 @@ def get_tokenizer(model: whisper.model.Whisper, language: str):
     )
 
 
+# whisper.transcribe's own remedy for repetition loops ("pg 90 el pg 90 el …" until the token limit):
+# a text that zlib compresses more than 2.4x is a loop, decoded again by sampling at rising temperatures,
+# best of 5. Its other trigger (mean log-prob < -1) is left out: on hard audio it would resample
+# texts that are merely uncertain, and sampled texts vary from run to run.
+LOOP_COMPRESSION_RATIO = 2.4
+FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
+FALLBACK_BEST_OF = 5
+
+
+def is_repetition_loop(text: str) -> bool:
+    return whisper.utils.compression_ratio(text) > LOOP_COMPRESSION_RATIO
+
+
 @torch.no_grad()
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None) -> list[str]:
     """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
 
-    Language is fixed, no timestamps; the texts come back without special tokens, with spelled
+    Language is fixed, no timestamps; repetition loops are decoded again as whisper.transcribe does
+    (see FALLBACK_TEMPERATURES). The texts come back without special tokens, with spelled
     capitals joined back ("D X S 660" -> "DXS 660", see extraccion.spell_capitals).
     """
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
                                       fp16=False, beam_size=beam_size)
     was_training = model.training
     model.eval()
+    mel = mel.to(next(model.parameters()).device)
     try:
-        results = whisper.decode(model, mel.to(next(model.parameters()).device), options)
+        texts = [r.text.strip() for r in whisper.decode(model, mel, options)]
+        loops = [i for i, text in enumerate(texts) if is_repetition_loop(text)]
+        # Seeded and forked: the same text on every run, and the caller's random stream untouched.
+        with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
+            torch.manual_seed(0)
+            for temperature in FALLBACK_TEMPERATURES:
+                if not loops:
+                    break
+                retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
+                for i, result in zip(loops, whisper.decode(model, mel[loops], retry), strict=True):
+                    texts[i] = result.text.strip()
+                loops = [i for i in loops if is_repetition_loop(texts[i])]
     finally:
         model.train(was_training)
-    return [extraccion.join_spelled_capitals(r.text.strip()) for r in results]
+    return [extraccion.join_spelled_capitals(text) for text in texts]
 
 
 # --- dataset -----------------------------------------------------------------------------------

@@ -80,12 +80,29 @@ class CTranslate2Engine:
         """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
         if not audios:
             return []
+        import ctranslate2
+
+        import comun
+
+        texts = self._generate(audios, beam_size=beam_size or 1)
+        loops = [i for i, text in enumerate(texts) if comun.is_repetition_loop(text)]
+        ctranslate2.set_random_seed(0)  # the same fallback text on every run
+        for temperature in comun.FALLBACK_TEMPERATURES:  # as comun.transcribe_batch, in CTranslate2's terms
+            if not loops:
+                break
+            retry = self._generate([audios[i] for i in loops], sampling_temperature=temperature, sampling_topk=0,
+                                   num_hypotheses=comun.FALLBACK_BEST_OF)
+            for i, text in zip(loops, retry, strict=True):
+                texts[i] = text
+            loops = [i for i in loops if comun.is_repetition_loop(texts[i])]
+        return [extraccion.join_spelled_capitals(text) for text in texts]
+
+    def _generate(self, audios: list[np.ndarray], **options) -> list[str]:
+        """One `generate` for the batch -> the best hypothesis of each clip, as text."""
         encoded = self.model.encode(np.stack([self.features(a) for a in audios]))
-        results = self.model.model.generate(
-            encoded, [list(self._prompt) for _ in audios], beam_size=beam_size or 1,
-            max_length=TEXT_CTX, suppress_blank=True, suppress_tokens=self._suppress,
-        )
-        return [extraccion.join_spelled_capitals(self._tokenizer.decode(r.sequences_ids[0]).strip()) for r in results]
+        results = self.model.model.generate(encoded, [list(self._prompt) for _ in audios], max_length=TEXT_CTX,
+                                            suppress_blank=True, suppress_tokens=self._suppress, **options)
+        return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
 
 
 def as_engine(model_or_engine, language: str = "es"):
