@@ -150,6 +150,14 @@ def is_repetition_loop(text: str) -> bool:
     return whisper.utils.compression_ratio(text) > LOOP_COMPRESSION_RATIO
 
 
+def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.DecodingOptions) -> list:
+    """whisper.decode; beam search and best-of go one clip at a time: openai-whisper does not repeat the
+    audio features per group, so a grouped batch of more than one clip fails (openai/whisper PR #2197)."""
+    if (options.beam_size or options.best_of or 1) > 1 and len(mel) > 1:
+        return [whisper.decode(model, one[None], options)[0] for one in mel]
+    return whisper.decode(model, mel, options)
+
+
 @torch.no_grad()
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None) -> list[str]:
     """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
@@ -164,7 +172,7 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     model.eval()
     mel = mel.to(next(model.parameters()).device)
     try:
-        texts = [r.text.strip() for r in whisper.decode(model, mel, options)]
+        texts = [r.text.strip() for r in _decode(model, mel, options)]
         loops = [i for i, text in enumerate(texts) if is_repetition_loop(text)]
         # Seeded and forked: the same text on every run, and the caller's random stream untouched.
         with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
@@ -173,7 +181,7 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
                 if not loops:
                     break
                 retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
-                for i, result in zip(loops, whisper.decode(model, mel[loops], retry), strict=True):
+                for i, result in zip(loops, _decode(model, mel[loops], retry), strict=True):
                     texts[i] = result.text.strip()
                 loops = [i for i in loops if is_repetition_loop(texts[i])]
     finally:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import whisper
 
 import comun
 import datos
@@ -97,3 +98,17 @@ def test_no_weight_decay_on_biases_and_layer_norms(tiny):
 def test_wer_counts_number_words_as_digits_and_strips_punctuation():
     rates = comun.error_rates(["Me quedo doce horas, ¿sí?"], ["me quedo 12 horas si"])
     assert rates["wer"] == 0.0 and rates["raw_wer"] > 0
+
+
+def test_repetition_loops_are_decoded_again_reproducibly(tiny):
+    """A random tiny Whisper loops under greedy decoding; the fallback breaks the loop, every time the same."""
+    tiny.eval()
+    mel = torch.zeros(2, 80, 3000)
+    options = whisper.DecodingOptions(language="es", without_timestamps=True, fp16=False)
+    assert all(comun.is_repetition_loop(r.text) for r in whisper.decode(tiny, mel, options))
+    state = torch.get_rng_state()
+    first = comun.transcribe_batch(tiny, mel, "es")
+    assert not any(comun.is_repetition_loop(text) for text in first)
+    assert comun.transcribe_batch(tiny, mel, "es") == first
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is untouched
+    assert len(comun.transcribe_batch(tiny, mel, "es", beam_size=3)) == 2  # grouped decoding of a batch works
