@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -150,6 +151,20 @@ def is_repetition_loop(text: str) -> bool:
     return whisper.utils.compression_ratio(text) > LOOP_COMPRESSION_RATIO
 
 
+def retry_loops(texts: list[str], decode_again: Callable[[list[int], float], list[str]]) -> list[str]:
+    """whisper.transcribe's schedule, for any engine: `decode_again(indices, temperature)` re-decodes the
+    texts that loop, at each of FALLBACK_TEMPERATURES in turn, until none loops (the last try stays)."""
+    texts = list(texts)
+    loops = [i for i, text in enumerate(texts) if is_repetition_loop(text)]
+    for temperature in FALLBACK_TEMPERATURES:
+        if not loops:
+            break
+        for i, text in zip(loops, decode_again(loops, temperature), strict=True):
+            texts[i] = text
+        loops = [i for i in loops if is_repetition_loop(texts[i])]
+    return texts
+
+
 def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.DecodingOptions) -> list:
     """whisper.decode; beam search and best-of go one clip at a time: openai-whisper does not repeat the
     audio features per group, so a grouped batch of more than one clip fails (openai/whisper PR #2197)."""
@@ -171,19 +186,17 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     was_training = model.training
     model.eval()
     mel = mel.to(next(model.parameters()).device)
+
+    def sample(indices: list[int], temperature: float) -> list[str]:
+        retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
+        return [r.text.strip() for r in _decode(model, mel[indices], retry)]
+
     try:
         texts = [r.text.strip() for r in _decode(model, mel, options)]
-        loops = [i for i, text in enumerate(texts) if is_repetition_loop(text)]
         # Seeded and forked: the same text on every run, and the caller's random stream untouched.
         with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
             torch.manual_seed(0)
-            for temperature in FALLBACK_TEMPERATURES:
-                if not loops:
-                    break
-                retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
-                for i, result in zip(loops, _decode(model, mel[loops], retry), strict=True):
-                    texts[i] = result.text.strip()
-                loops = [i for i in loops if is_repetition_loop(texts[i])]
+            texts = retry_loops(texts, sample)
     finally:
         model.train(was_training)
     return [extraccion.join_spelled_capitals(text) for text in texts]
@@ -343,7 +356,6 @@ def encode_suffix(encoder, hidden: torch.Tensor, blocks: int) -> torch.Tensor:
     for block in encoder.blocks[blocks:]:
         hidden = block(hidden)
     return encoder.ln_post(hidden)
-
 
 
 # openai-whisper's LayerNorm names: no weight decay on them (nor on any bias).

@@ -84,17 +84,13 @@ class CTranslate2Engine:
 
         import comun
 
+        def sample(indices: list[int], temperature: float) -> list[str]:  # comun's schedule, in CTranslate2's terms
+            return self._generate([audios[i] for i in indices], sampling_temperature=temperature, sampling_topk=0,
+                                  num_hypotheses=comun.FALLBACK_BEST_OF)
+
         texts = self._generate(audios, beam_size=beam_size or 1)
-        loops = [i for i, text in enumerate(texts) if comun.is_repetition_loop(text)]
         ctranslate2.set_random_seed(0)  # the same fallback text on every run
-        for temperature in comun.FALLBACK_TEMPERATURES:  # as comun.transcribe_batch, in CTranslate2's terms
-            if not loops:
-                break
-            retry = self._generate([audios[i] for i in loops], sampling_temperature=temperature, sampling_topk=0,
-                                   num_hypotheses=comun.FALLBACK_BEST_OF)
-            for i, text in zip(loops, retry, strict=True):
-                texts[i] = text
-            loops = [i for i in loops if comun.is_repetition_loop(texts[i])]
+        texts = comun.retry_loops(texts, sample)
         return [extraccion.join_spelled_capitals(text) for text in texts]
 
     def _generate(self, audios: list[np.ndarray], **options) -> list[str]:
