@@ -181,7 +181,7 @@ def training(model, args, data_dir: Path, work: Path) -> dict:
     original = samples_per_second(module, batches())
     cache = EncoderCache(work / "cache_dir", model)
     started = time.perf_counter()
-    cache.build(model, dataset.audio_paths(), args.batch_size, "cpu", progress=False)
+    cache.build(model, dataset.clips(), args.batch_size, "cpu", progress=False)
     build_seconds = time.perf_counter() - started
     dataset.use_cache(cache)
     cached = samples_per_second(module, batches())

@@ -3,7 +3,10 @@
 When the top encoder blocks train (Config.train_encoder_blocks), the cache holds the hidden state
 that enters them: the frozen part below still gives the same output forever.
 
-Key: (audio content, weights of the frozen part, n_mels, where it stops). Layout beside the data:
+Under mixed precision the cache is computed as training would compute the encoder (same autocast
+dtype), and the dtype is part of the key.
+
+Key: (audio content, weights of the frozen part, n_mels, where it stops, autocast dtype). Layout beside the data:
   <data_dir>/.cache_encoder/<weights key>/shard-NNNNN.npy   float16 (rows, n_audio_ctx, n_audio_state)
   <data_dir>/.cache_encoder/<weights key>/indice.tsv        audio sha1 TAB shard TAB row
 Shards are memory-mapped when read, so RAM stays bounded whatever the corpus size; a shard is
@@ -49,12 +52,15 @@ def weights_key(model, blocks: int | None = None) -> str:
 
 
 class EncoderCache:
-    def __init__(self, data_dir: str | Path, model, blocks: int | None = None):
-        """`blocks`: how many encoder blocks run before the cache (default all: the encoder's output)."""
+    def __init__(self, data_dir: str | Path, model, blocks: int | None = None, autocast: torch.dtype | None = None):
+        """`blocks`: how many encoder blocks run before the cache (default all: the encoder's output);
+        `autocast`: the mixed-precision dtype training runs the encoder in (None: full precision)."""
         self.blocks = model.dims.n_audio_layer if blocks is None else blocks
         if not 0 <= self.blocks <= model.dims.n_audio_layer:
             raise ValueError(f"blocks must be between 0 and {model.dims.n_audio_layer}, got {self.blocks}")
-        self.directory = Path(data_dir) / CACHE_DIR / weights_key(model, self.blocks)
+        self.autocast = autocast
+        suffix = "" if autocast is None else "-" + str(autocast).removeprefix("torch.")
+        self.directory = Path(data_dir) / CACHE_DIR / (weights_key(model, self.blocks) + suffix)
         self.shape = (model.dims.n_audio_ctx, model.dims.n_audio_state)
         self.index: dict[str, tuple[int, int]] = {}
         self._shards: dict[int, np.ndarray] = {}
@@ -71,11 +77,6 @@ class EncoderCache:
                 if (self.directory / f"shard-{int(shard):05d}.npy").exists():
                     self.index[key] = (int(shard), int(row))
 
-    @staticmethod
-    def key(path: str | Path) -> str:
-        """The audio's content, not its name: a re-recorded clip gets a new entry."""
-        return hashlib.sha1(Path(path).read_bytes()).hexdigest()
-
     def __contains__(self, key: str) -> bool:
         return key in self.index
 
@@ -90,11 +91,11 @@ class EncoderCache:
         return self.shape[0] * self.shape[1] * 2
 
     @torch.no_grad()
-    def build(self, model, paths: list[Path], batch_size: int, device: torch.device | str, progress: bool = True) -> int:
-        """Encode every clip whose key is not cached yet; returns how many were computed."""
+    def build(self, model, clips: list[comun.Clip], batch_size: int, device: torch.device | str, progress: bool = True) -> int:
+        """Encode every clip whose key (Clip.key) is not cached yet; returns how many were computed."""
         keys = {}
-        for path in paths:
-            keys.setdefault(self.key(path), path)
+        for clip in clips:
+            keys.setdefault(clip.key(), clip)
         todo = [(k, p) for k, p in keys.items() if k not in self.index]
         if not todo:
             return 0
@@ -114,8 +115,9 @@ class EncoderCache:
             array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16, shape=(len(chunk), *self.shape))
             for first in range(0, len(chunk), batch_size):
                 batch = chunk[first : first + batch_size]
-                mel = torch.stack([comun.log_mel(comun.load_audio(p), model.dims.n_mels) for _, p in batch])
-                hidden = comun.encode_prefix(model.encoder, mel.to(device), self.blocks)
+                mel = torch.stack([comun.log_mel(clip.load(), model.dims.n_mels) for _, clip in batch])
+                with torch.autocast(torch.device(device).type, dtype=self.autocast, enabled=self.autocast is not None):
+                    hidden = comun.encode_prefix(model.encoder, mel.to(device), self.blocks)
                 array[first : first + len(batch)] = hidden.float().cpu().numpy().astype(np.float16)
                 bar.update(len(batch))
             array.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from whisper.normalizers import BasicTextNormalizer
 
 import aumentos
 import datos
+import empaquetado
 import extraccion
 import numeros
 import pesos
@@ -67,6 +69,9 @@ class Config:
     gradient_clip_val: float = 1.0
     cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
     group_by_length: int = 1  # 1: training batches of similar token length (little decoder padding)
+    # Training answers of one speaker joined into windows of up to this many seconds (0: one per clip);
+    # see empaquetado.py. Validation is never packed.
+    pack_seconds: float = 0.0
     # Training-only augmentation (any of them turns the encoder cache off for training).
     specaugment: int = 0  # 1: SpecAugment frequency and time masks on the log-mel
     speed_perturb: str = ""  # "0.9,1.1": speed factor drawn uniformly in that range; "": off
@@ -238,17 +243,43 @@ class Skipped:
         return "; ".join(f"{n} por {reason} (p. ej. {', '.join(self.examples[reason])})" for reason, n in self.counts.items())
 
 
+@dataclass(frozen=True)
+class Clip:
+    """What the encoder hears for one item: one recording, or several of one speaker joined by silences."""
+
+    paths: tuple[Path, ...]
+    gaps: tuple[float, ...] = ()  # seconds of silence before each recording after the first
+
+    def load(self, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """(samples,) float32 mono at sample_rate."""
+        parts = [load_audio(self.paths[0], sample_rate)]
+        for path, gap in zip(self.paths[1:], self.gaps, strict=True):
+            parts += [np.zeros(round(gap * sample_rate), np.float32), load_audio(path, sample_rate)]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def key(self) -> str:
+        """The audio's content, not its names: a re-recorded clip gets a new encoder-cache entry."""
+        digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in self.paths]
+        if len(digests) == 1:
+            return digests[0]
+        joined = ",".join(digests) + ";" + ",".join(f"{gap:.3f}" for gap in self.gaps)
+        return hashlib.sha1(joined.encode()).hexdigest()
+
+
 class SpeechDataset(Dataset):
     """One split of a data dir: log-mel, decoder input and labels for each usable row.
 
     Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
-    skipped and counted in `self.skipped`. With an encoder cache (cache_encoder.EncoderCache, built
+    skipped and counted in `self.skipped`. With `pack_seconds` (training only), the rows of one
+    speaker are joined into windows of up to that many seconds (empaquetado.py); an item is then a
+    window, with its texts joined. With an encoder cache (cache_encoder.EncoderCache, built
     beforehand), items carry the encoder output as "features" instead of the log-mel. With `augment`
     (aumentos.Augmentation; training only), each read of a clip is perturbed anew.
     """
 
     def __init__(self, data_dir: str | Path, split: str, tokenizer, n_mels: int, n_text_ctx: int = 448,
-                 split_map: dict[str, str] | None = None, sample_rate: int = SAMPLE_RATE):
+                 split_map: dict[str, str] | None = None, sample_rate: int = SAMPLE_RATE,
+                 pack_seconds: float = 0.0, seed: int = 0):
         self.data_dir, self.split, self.n_mels, self.sample_rate = Path(data_dir), split, n_mels, sample_rate
         self.tokenizer = tokenizer
         self.cache = None
@@ -258,8 +289,8 @@ class SpeechDataset(Dataset):
         if split_map is None:
             split_map, _ = datos.load_or_make_split(data_dir, texts)
         self.skipped = Skipped()
-        self.items: list[tuple[str, str, list[int]]] = []
-        prefix = list(tokenizer.sot_sequence_including_notimestamps)
+        self.prefix = list(tokenizer.sot_sequence_including_notimestamps)
+        rows: list[tuple[str, str, list[int]]] = []  # (id, text, text tokens)
         for utt_id, text in texts.items():
             if split_map.get(utt_id) != split:
                 continue
@@ -267,38 +298,53 @@ class SpeechDataset(Dataset):
             if problem:
                 self.skipped.add(problem, utt_id)
                 continue
-            tokens = prefix + tokenizer.encode(" " + extraccion.spell_capitals(text))  # one token per plate letter
-            if len(tokens) + 1 > n_text_ctx:
+            tokens = tokenizer.encode(" " + extraccion.spell_capitals(text))  # one token per plate symbol
+            if len(self.prefix) + len(tokens) + 1 > n_text_ctx:
                 self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
                 continue
-            self.items.append((utt_id, text, tokens))
+            rows.append((utt_id, text, tokens))
+        self.utterances = len(rows)
+        paths = [datos.audio_path(data_dir, utt_id) for utt_id, _, _ in rows]
+        if pack_seconds:
+            seconds = [sf.info(str(path)).duration for path in paths]
+            # Tokens add up when texts are joined with a space: BPE never merges across one.
+            windows = empaquetado.pack([datos.speaker_of(r[0]) for r in rows], seconds, [len(r[2]) for r in rows],
+                                       pack_seconds, n_text_ctx - len(self.prefix) - 1, seed)
+        else:
+            windows = [empaquetado.Window((i,), ()) for i in range(len(rows))]
+        # (id, text, decoder input, clip): ids and texts of a window joined with "+" and " ".
+        self.items: list[tuple[str, str, list[int], Clip]] = [
+            ("+".join(rows[i][0] for i in w.members), " ".join(rows[i][1] for i in w.members),
+             self.prefix + [t for i in w.members for t in rows[i][2]], Clip(tuple(paths[i] for i in w.members), w.gaps))
+            for w in windows
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
 
     def token_lengths(self) -> list[int]:
-        return [len(tokens) for _, _, tokens in self.items]
+        return [len(tokens) for _, _, tokens, _ in self.items]
 
-    def audio_paths(self) -> list[Path]:
-        return [datos.audio_path(self.data_dir, utt_id) for utt_id, _, _ in self.items]
+    def clips(self) -> list[Clip]:
+        return [clip for _, _, _, clip in self.items]
 
     def use_cache(self, cache) -> None:
         """Serve encoder outputs from `cache` (every clip must already be in it)."""
         if self.augment:
             raise ValueError("an augmented dataset cannot use the encoder cache: its encoder input changes")
-        self._cache_keys = [cache.key(p) for p in self.audio_paths()]
+        self._cache_keys = [clip.key() for clip in self.clips()]
         missing = sum(k not in cache for k in self._cache_keys)
         if missing:
             raise ValueError(f"{missing} clips of split {self.split} are not in the encoder cache; build it first")
         self.cache = cache
 
     def __getitem__(self, index: int) -> dict:
-        utt_id, text, tokens = self.items[index]
+        utt_id, text, tokens, clip = self.items[index]
         item = {"id": utt_id, "text": text, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
         if self.cache is not None:
             item["features"] = self.cache.get(self._cache_keys[index])  # (n_audio_ctx, n_audio_state)
             return item
-        audio = load_audio(datos.audio_path(self.data_dir, utt_id), self.sample_rate)
+        audio = clip.load(self.sample_rate)
         if not self.augment:
             item["mel"] = log_mel(audio, self.n_mels)
             return item

@@ -57,21 +57,26 @@ class Slots:
 # ---------------------------------------------------------------------------------------------
 
 
-# Whisper's BPE cuts runs of capitals unpredictably (" DX"+"S", " AB", " WIN"), so the same spoken
-# letter maps to a different token in each plate. Training targets spell them one token per letter
-# (" D X S 660"); decoded text joins them back, so users and metrics see the usual "DXS 660".
+# Whisper's BPE cuts runs of capitals and digits unpredictably (" DX"+"S", " AB", " 48"+"3", " 6"+"60"),
+# so the same spoken letter or digit maps to a different token in each plate. Training targets spell
+# them one token per symbol (" D X S 6 6 0"); decoded text joins them back, so users and metrics see
+# the usual "DXS 660". Digits are spelled only inside a plate-shaped group: "2 horas" stays as it is.
 _CAPITAL_RUN = re.compile(r"\b[A-ZÑ]{2,}\b")
+_PLATE_GROUP = re.compile(r"\b(?:[A-Z]{1,3} \d{3}(?: [A-Z]{2,3})?|\d{3} [A-Z]{3})\b")
 _SPELLED_RUN = re.compile(r"\b[A-ZÑ](?: [A-ZÑ])+\b")
+_SPELLED_DIGITS = re.compile(r"(?<![\d.,:])\b\d(?: \d)+\b(?![.,:]\d)")
 
 
 def spell_capitals(text: str) -> str:
-    """"Patente DXS 660" -> "Patente D X S 660": one token per letter, for training targets."""
+    """"Patente DXS 660" -> "Patente D X S 6 6 0": one token per plate symbol, for training targets."""
+    text = _PLATE_GROUP.sub(lambda m: " ".join(m.group().replace(" ", "")), text)
     return _CAPITAL_RUN.sub(lambda m: " ".join(m.group()), text)
 
 
 def join_spelled_capitals(text: str) -> str:
-    """The inverse, for decoded text: "D X S 660" -> "DXS 660" (any run of single capitals)."""
-    return _SPELLED_RUN.sub(lambda m: m.group().replace(" ", ""), text)
+    """The inverse, for decoded text: "D X S 6 6 0" -> "DXS 660" (any run of single capitals or digits)."""
+    text = _SPELLED_RUN.sub(lambda m: m.group().replace(" ", ""), text)
+    return _SPELLED_DIGITS.sub(lambda m: m.group().replace(" ", ""), text)
 
 
 def _fold(text: str) -> str:

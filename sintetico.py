@@ -30,19 +30,30 @@ BASE_VOICES = ("es", "es-419")
 # Variants are split by name, not just by base: "es+f3" and "es-419+f3" share a timbre, so a
 # held-out voice must use a variant that training never heard.
 # Many voices, each with few clips: what carries over to an unheard voice is variety, not hours of one voice.
-# 12 female and 24 male variants, alternating the Spain and Latin American bases; none of HELDOUT_VOICES.
+# Every espeak-ng variant but the held-out ones (15 female, 80 male), alternating the Spain and Latin
+# American bases; plan() deals the two genders evenly, so the few female variants are not drowned out.
 TRAIN_VOICES = (
     "es+f1", "es-419+f2", "es+f4", "es-419+Andrea", "es+Annie", "es-419+aunty", "es+belinda", "es-419+linda",
-    "es+steph", "es-419+steph2", "es+anika", "es-419+grandma",
+    "es+steph", "es-419+steph2", "es+anika", "es-419+grandma", "es+steph3", "es-419+anikaRobot", "es+whisperf",
     "es", "es-419", "es+m2", "es-419+m3", "es+m4", "es-419+m5", "es+m7", "es-419+m8", "es+klatt", "es-419+klatt2",
     "es+klatt4", "es-419+Alex", "es+adam", "es-419+antonio", "es+david", "es-419+Diogo", "es+Hugo", "es-419+Marco",
     "es+miguel", "es-419+pablo", "es+pedro", "es-419+sandro", "es+victor", "es-419+michel",
+    "es+Andy", "es-419+benjamin", "es+boris", "es-419+caleb", "es+Demonic", "es-419+Denis", "es+ed", "es-419+edward",
+    "es+edward2", "es-419+Gene", "es+Gene2", "es-419+gustave", "es+announcer", "es-419+Henrique", "es+iven",
+    "es-419+iven2", "es+iven3", "es-419+iven4", "es+Jacky", "es-419+john", "es+kaukovalta", "es-419+Lee",
+    "es+marcelo", "es-419+Mario", "es+max", "es-419+Michael", "es+Mike", "es-419+Nguyen", "es+paul", "es-419+quincy",
+    "es+RicishayMax", "es-419+RicishayMax2", "es+RicishayMax3", "es-419+rob", "es+robert", "es-419+robosoft",
+    "es+robosoft2", "es-419+robosoft3", "es+robosoft4", "es-419+robosoft5", "es+robosoft6", "es-419+robosoft7",
+    "es+robosoft8", "es-419+Tweaky", "es+UniRobot", "es-419+zac", "es+AnxiousAndy", "es-419+fast", "es+grandpa",
+    "es-419+klatt5", "es+klatt6", "es-419+norbert", "es+shelby", "es-419+travis", "es+whisper", "es-419+croak",
 )
 HELDOUT_VOICES = ("es-419+f3", "es+f5", "es-419+m6", "es+m1", "es-419+Alicia", "es+klatt3")
 DEFAULT_VOICES = TRAIN_VOICES + HELDOUT_VOICES
 VOICE_ALIASES = {"entrenamiento": TRAIN_VOICES, "evaluacion": HELDOUT_VOICES, "todas": DEFAULT_VOICES}
 PHRASINGS = ("todo", "entrenamiento", "evaluacion")
-GENERAL_FILE = Path(__file__).with_name("frases_generales.txt")
+# General sentences (no parking data), so the model keeps writing ordinary Spanish: hand-written
+# Rioplatense ones and the real OpenSLR 61 transcripts (see each file's header).
+GENERAL_FILES = tuple(Path(__file__).with_name(name) for name in ("frases_generales.txt", "frases_slr61.txt"))
 
 
 class UsageError(Exception):
@@ -540,9 +551,10 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".?!" else text + "."
 
 
-def load_general_sentences(path: Path = GENERAL_FILE) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
+def load_general_sentences(paths: tuple[Path, ...] = GENERAL_FILES) -> list[str]:
+    """One sentence per line, `#` comments; capitalised and ending in a stop, as Whisper writes."""
+    lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
+    return [_sentence(s) for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 
 def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: str = "todo",
@@ -658,16 +670,20 @@ def render(job: Job, out_dir: Path) -> None:
 
 
 def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) -> list[Job]:
-    """Voice and prosody per utterance: voices dealt evenly, from a stream separate from the texts."""
+    """Voice and prosody per utterance, from a stream separate from the texts: the genders take turns
+    (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly."""
     rng = random.Random(f"voces-{seed}")
     width = max(5, len(str(len(utterances) - 1)))
-    order: list[tuple[str, str]] = []
+    by_gender = {g: [v for v in voices if v[1] == g] for g in ("F", "M")}
+    genders = [g for g, group in by_gender.items() if group]
+    order: dict[str, list[tuple[str, str]]] = {g: [] for g in genders}
     jobs = []
     for i, utt in enumerate(utterances):
-        if not order:
-            order = list(voices)
-            rng.shuffle(order)
-        voice, gender = order.pop()
+        gender = genders[i % len(genders)]
+        if not order[gender]:
+            order[gender] = list(by_gender[gender])
+            rng.shuffle(order[gender])
+        voice, gender = order[gender].pop()
         long = len(utt.said) > 150  # slow speech and long pauses would push the longest answers past 30 s
         jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice,
                         speed=rng.randint(150 if long else 120, 185), pitch=rng.randint(25, 75),
@@ -752,8 +768,9 @@ def main(argv: list[str] | None = None) -> int:
         voices = parse_voices(args.voices, espeak_variants())
     except UsageError as e:
         parser.error(str(e))
-    if not GENERAL_FILE.exists() and args.general_fraction > 0:
-        print(f"error: falta {GENERAL_FILE.name} junto a sintetico.py (o usá --general-fraction 0)", file=sys.stderr)
+    missing = [path.name for path in GENERAL_FILES if not path.exists()]
+    if missing and args.general_fraction > 0:
+        print(f"error: falta {', '.join(missing)} junto a sintetico.py (o usá --general-fraction 0)", file=sys.stderr)
         return 1
     try:
         jobs = generate(args.out, args.n, args.seed, voices, args.general_fraction, args.fraseo,

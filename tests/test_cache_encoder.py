@@ -25,7 +25,7 @@ def test_cached_and_recomputed_loss_match_on_the_same_batch(synth_dir, base_mode
     plain = comun.SpeechDataset(data, "train", module.tokenizer, 80, split_map=split)
     cached = comun.SpeechDataset(data, "train", module.tokenizer, 80, split_map=split)
     cache = EncoderCache(data, base_model)
-    assert cache.build(base_model, cached.audio_paths()[:2], batch_size=2, device="cpu", progress=False) == 2
+    assert cache.build(base_model, cached.clips()[:2], batch_size=2, device="cpu", progress=False) == 2
     cached.items = cached.items[:2]
     cached.use_cache(cache)
     with torch.no_grad():
@@ -34,7 +34,7 @@ def test_cached_and_recomputed_loss_match_on_the_same_batch(synth_dir, base_mode
     assert "features" in _batch(cached) and "mel" in _batch(plain)
     assert abs(loss_plain.item() - loss_cached.item()) < 2e-3 * max(1.0, loss_plain.item())
     # A second cache object on the same dir and weights finds everything: nothing recomputed.
-    assert EncoderCache(data, base_model).build(base_model, cached.audio_paths(), 2, "cpu", progress=False) == 0
+    assert EncoderCache(data, base_model).build(base_model, cached.clips(), 2, "cpu", progress=False) == 0
 
 
 def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
@@ -42,7 +42,9 @@ def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
     assert EncoderCache(tmp_path, a).directory != EncoderCache(tmp_path, b).directory
     assert EncoderCache(tmp_path, a).directory == EncoderCache(tmp_path, make_tiny_whisper(seed=0)).directory
     wavs = sorted((synth_dir / "audios").glob("*.wav"))
-    assert EncoderCache.key(wavs[0]) != EncoderCache.key(wavs[1])
+    assert comun.Clip((wavs[0],)).key() != comun.Clip((wavs[1],)).key()
+    # Mixed precision computes other features: they get a cache of their own.
+    assert EncoderCache(tmp_path, a, autocast=torch.bfloat16).directory != EncoderCache(tmp_path, a).directory
 
 
 def test_cut_cache_plus_the_trained_blocks_is_the_whole_encoder(synth_dir):

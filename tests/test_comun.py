@@ -50,10 +50,10 @@ def test_dataset_builds_sot_inputs_and_skips_with_counts(tmp_path, tokenizer):
     sot = list(tokenizer.sot_sequence_including_notimestamps)
     assert item["dec_input"][: len(sot)] == sot
     assert item["labels"] == item["dec_input"][1:] + [tokenizer.eot]
-    # The plate's letters are spelled one token each (BPE would glue " AB", " CD" differently per plate).
+    # The plate's symbols are spelled one token each (BPE would glue " AB", " 12"+"3" differently per plate).
     text_tokens = item["dec_input"][len(sot):]
-    assert tokenizer.decode(text_tokens).strip() == "A B 123 C D"
-    assert [tokenizer.decode([t]) for t in text_tokens][:2] == [" A", " B"]
+    assert tokenizer.decode(text_tokens).strip() == "A B 1 2 3 C D"
+    assert [tokenizer.decode([t]) for t in text_tokens][:4] == [" A", " B", " 1", " 2"]
 
 
 def test_collator_pads_with_eot_and_ignore_index(tokenizer):

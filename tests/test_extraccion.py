@@ -658,10 +658,12 @@ def test_text2num_digit_runs_are_concatenated_in_plates():
 
 
 def test_spelled_capitals_round_trip():
-    """Training targets spell plates one token per letter; decoded text joins them back."""
-    text = "Patente DXS 660, no, AB 123 CD. Mmm, y el PDF, ¿Ñandú?"
+    """Training targets spell plates one token per symbol; decoded text joins them back."""
+    text = "Patente DXS 660, no, AB 123 CD. Mmm, y el PDF, ¿Ñandú? 123 ABC, A 123 BCD, a las 18:30, 2 o 3 horas."
     spelled = extraccion.spell_capitals(text)
-    assert spelled == "Patente D X S 660, no, A B 123 C D. Mmm, y el P D F, ¿Ñandú?"
+    assert spelled == ("Patente D X S 6 6 0, no, A B 1 2 3 C D. Mmm, y el P D F, ¿Ñandú? 1 2 3 A B C, A 1 2 3 B C D, "
+                       "a las 18:30, 2 o 3 horas.")  # digits only inside plates: "2 o 3 horas" stays
     assert extraccion.join_spelled_capitals(spelled) == text
-    assert extraccion.join_spelled_capitals("es la Z G D 483 y a las 3") == "es la ZGD 483 y a las 3"
+    assert extraccion.join_spelled_capitals("es la Z G D 4 8 3 y a las 3") == "es la ZGD 483 y a las 3"
+    assert extraccion.join_spelled_capitals("1,5 2 y 1.500 3") == "1,5 2 y 1.500 3"  # decimals are not spelled digits
     assert extraccion.extract(spelled).plate == "AB123CD"

@@ -155,7 +155,7 @@ def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_di
     assert "Caché del encoder apagada para el entrenamiento: los aumentos (specaugment, velocidad 0.9–1.1, ruido" in said
     assert batches.cached == [batches.val_set] and batches.train_set.augment and batches.val_set.augment is None
     def plain(dataset):
-        return comun.log_mel(comun.load_audio(dataset.audio_paths()[0]), 80)
+        return comun.log_mel(dataset.clips()[0].load(), 80)
 
     assert not torch.equal(batches.train_set[0]["mel"], plain(batches.train_set))
     assert torch.equal(batches.val_set[0]["mel"], plain(batches.val_set))
