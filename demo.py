@@ -30,8 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--datos", default="data/demo", help="dónde generar los corpus sintéticos")
     parser.add_argument("--artifacts-dir", default="artifacts/demo", help="checkpoints, modelos y reporte")
     parser.add_argument("--log-dir", default="tensor_logs/demo", help="logs de TensorBoard")
-    parser.add_argument("--n-train", type=int, default=400, help="audios de entrenamiento")
+    parser.add_argument("--n-train", type=int, default=1600, help="respuestas de entrenamiento")
     parser.add_argument("--n-test", type=int, default=60, help="audios de prueba (otras voces y formulaciones)")
+    parser.add_argument("--general-fraction", type=float, default=0.3,
+                        help="fracción de frases generales en el entrenamiento (contra el olvido)")
+    parser.add_argument("--pack-seconds", type=float, default=28,
+                        help="respuestas de una misma voz juntas en ventanas de hasta S segundos (0: una por audio)")
     parser.add_argument("--max-steps", type=int, default=150, help="pasos de entrenamiento")
     parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="tasa de aprendizaje máxima")
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     step("1/4 Corpus sintéticos (espeak-ng)")
     sintetico.main(["--out", str(train_dir), "--n", str(args.n_train), "--seed", str(args.seed),
-                    "--voices", "entrenamiento", "--fraseo", "entrenamiento"])
+                    "--voices", "entrenamiento", "--fraseo", "entrenamiento", "--general-fraction", str(args.general_fraction)])
     sintetico.main(["--out", str(test_dir), "--n", str(args.n_test), "--seed", str(args.seed + 1),
                     "--voices", "evaluacion", "--fraseo", "evaluacion"])
 
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     fine_tune.main(["--model-name", "base", "--data-dir", str(train_dir), "--artifacts-dir", str(artifacts),
                     "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
                     "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
+                    "--pack-seconds", str(args.pack_seconds),
                     "--train-encoder-blocks", str(args.train_encoder_blocks),
                     "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0",
                     "--distill-weight", str(args.distill_weight), "--merge-pretrained", str(args.merge_pretrained)])

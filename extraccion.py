@@ -431,7 +431,7 @@ _CAR_BRANDS = {
 }
 # Short everyday words that must not be read as a block of plate letters.
 _STOPWORDS = set(
-    """la el lo le los las les un una uno con por sin del al es en mi tu su me nos vos sos ya si sí que mas más hay voy
+    """la el lo le tal los las les un una uno con por sin del al es en mi tu su me nos vos sos ya si sí que mas más hay voy
     soy son van fue era dos tres ok eso esa esto esta estas estos ver fin pie hoy muy yo he ha has han hs min hr hrs
     dia dias mes año ano sr sra don doña ni tan para pero como cual cuál ahi ahí aca acá alla allá asi así bien mal
     auto moto coche gol ka kia bmw vw up fox ds mg gm cx qq sw tt rs gt gti suv pm am dale che bah uh oh ay ey ni
@@ -449,6 +449,7 @@ class _Item:
     pos: int  # token index, for ordering against stay and disowning phrases
     single: bool = False  # a one-character token
     word: str = ""  # the token, when a letter name could also be letters written together ("de" = D or DE)
+    written: bool = False  # a letter the ASR wrote as a capital ("AF" in "AF 650 NT"), not a spoken name
 
 
 def _cased_tokens(text: str) -> tuple[list[str], list[str]]:
@@ -492,8 +493,10 @@ def _is_quantity(words: list[str], flags: list[str], start: int, end: int) -> bo
     nxt = words[end] if end < len(words) else ""
     prev_is_letters = start > 0 and words[start - 1].isalpha() and len(words[start - 1]) <= 3
     plate_digits = len(words[start]) == 3 and words[start].isdigit() and prev_is_letters
-    if nxt in _ABBREVIATED_UNITS and (flags[end] == "U" or flags[start] == "g" or plate_digits):
-        nxt = ""  # "AB 123 HS", "ab123hs": plate letters that look like a unit
+    if (nxt in _ABBREVIATED_UNITS and (flags[end] == "U" or flags[start] == "g" or plate_digits)) or (
+        plate_digits and end < len(words) and flags[end] == "U" and 2 <= len(nxt) <= 3
+    ):
+        nxt = ""  # "AB 123 HS", "ab123hs", "AC 517 KM": plate letters that look like a unit
     prev = words[start - 1] if start > 0 else ""
     letters_follow = end < len(words) and flags[end] in ("U", "W") and 2 <= len(words[end]) <= 3
     if prev in {"las", "$", "nro", "numero", "altura"} or (prev in _CAR_BRANDS and not (plate_digits and letters_follow)):
@@ -535,7 +538,7 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
     while i < n:
         w = words[i]
         if upper[i] in ("W", "w", "U") and len(w) <= 4:
-            items.extend(_Item("L", c.upper(), upper[i] != "w", i) for c in w)
+            items.extend(_Item("L", c.upper(), upper[i] != "w", i, written=upper[i] == "U") for c in w)
             i += 1
             continue
         if not w[0].isalnum() or w in _FILLERS:
@@ -657,9 +660,12 @@ def _candidates(run: list[_Item], loose: bool = False) -> list[_Candidate]:
 
 
 def _plate_in_run(run: list[_Item], duplicate_letter: str | None) -> _Candidate | None:
-    half = len(run) // 2
-    if half and [(i.kind, i.value) for i in run[:half]] == [(i.kind, i.value) for i in run[half:]]:
-        run = run[:half]  # "P 093 QLD... P 093 QLD": said twice to be sure, one plate
+    core = run
+    while core and core[-1].kind == "L" and not core[-1].strong:
+        core = core[:-1]  # "ZW 400 WL... ZW 400 WL, ah": a weak letter word after the repetition
+    half = len(core) // 2
+    if half and [(i.kind, i.value) for i in core[:half]] == [(i.kind, i.value) for i in core[half:]]:
+        run = core[:half]  # "P 093 QLD... P 093 QLD": said twice to be sure, one plate
     cands: list[_Candidate] = []
     if duplicate_letter:
         # "A B C D 1 2 3, la D es la de duplicado": the small D/T/C is not part of the plate.
@@ -674,10 +680,17 @@ def _plate_in_run(run: list[_Item], duplicate_letter: str | None) -> _Candidate 
         # "ab 123 de" written in lower case: the short letter names there are letters written together too.
         run = [x for it in run for x in _as_written(it)]
         cands = _candidates(run)
+    if not cands and any(it.written for it in run):
+        # "y a no ta, AF 650 NT": the ASR wrote the plate in capitals, and heard a stray syllable next to it.
+        # The written capitals, single letters and digits decide; spoken letter names around them are left out.
+        run = [it for it in run if it.kind == "D" or it.written or it.single]
+        cands = _candidates(run)
     if not cands:
         return None
-    loose = _candidates(run, loose=True)
     chosen = cands[-1]
+    if len(cands) > 1 and len({c.plate for c in cands}) == 1:
+        return chosen  # "ZW 400 WL... ZW 400 WL, ah": said twice, one plate (a stray syllable after it)
+    loose = _candidates(run, loose=True)
     ids = {id(it) for it in chosen.items}
     for other in loose:
         if (
@@ -702,16 +715,21 @@ def _digit_block_differs(a: _Candidate, b: _Candidate) -> bool:
     return da != db
 
 
-def _apply_corrections(run: list[_Item], duplicate_letter: str | None) -> list[_Item]:
-    """Last version wins; a partial correction replaces only the block it repeats."""
+def _segments(run: list[_Item]) -> list[list[_Item]]:
+    """A run cut at its correction markers ("no", "o sea")."""
     segments: list[list[_Item]] = [[]]
     for it in run:
         if it.kind == "S":
             segments.append([])
         else:
             segments[-1].append(it)
+    return segments
+
+
+def _apply_corrections(run: list[_Item], duplicate_letter: str | None) -> list[_Item]:
+    """Last version wins; a partial correction replaces only the block it repeats."""
     state: list[_Item] = []
-    for seg in segments:
+    for seg in _segments(run):
         if not seg:
             continue
         if not state or _plate_in_run(seg, duplicate_letter) is not None:
@@ -734,8 +752,9 @@ _DISOWN = re.compile(
 _DUPLICATE = {"duplicado": "D", "triplicado": "T", "cuadruplicado": "C"}
 
 
-def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, range]:
-    """The plate and the token span it came from (hidden from the stay parser: "AB 123 HS" is no stay)."""
+def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, set[int]]:
+    """The plate and the tokens of every plate said, the chosen one, corrected and disowned ones alike
+    (hidden from the stay parser: "NZ 721 HR, o sea, NZ 721 HR" is no stay of 721 hours)."""
     items = _plate_items(words, upper)
     duplicate_letter = next((_DUPLICATE[w] for w in words if w in _DUPLICATE), None)
     runs: list[list[_Item]] = [[]]
@@ -745,27 +764,32 @@ def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, rang
         else:
             runs[-1].append(it)
     found: list[_Candidate] = []
+    said: set[int] = set()  # tokens of every plate said, corrected versions included
     for run in runs:
         if any(it.kind != "S" for it in run):
             cand = _plate_in_run(_apply_corrections(run, duplicate_letter), duplicate_letter)
             if cand is not None:
                 found.append(cand)
+                for segment in _segments(run):  # a version the speaker corrected was a plate too
+                    version = _plate_in_run(segment, duplicate_letter) if segment else None
+                    if version is not None:
+                        said.update(range(version.items[0].pos, version.items[-1].pos + 1))
     if not found:
-        return None, range(0)
+        return None, set()
     joined = " ".join(words)
     starts = [0]
     for w in words:
         starts.append(starts[-1] + len(w) + 1)
     disowned_at = [sum(1 for s in starts if s <= m.start()) - 1 for m in _DISOWN.finditer(joined)]
-    result: tuple[str | None, range] = (None, range(0))
+    plate, hidden = None, said
     for k, cand in enumerate(found):
         end = cand.items[-1].pos
-        nxt = found[k + 1].items[0].pos if k + 1 < len(found) else len(words)
-        if any(end < d < nxt for d in disowned_at):
-            continue
         last = next((it.pos for it in items if it.pos > end), len(words))
-        result = cand.plate, range(cand.items[0].pos, last)
-    return result
+        hidden.update(range(cand.items[0].pos, last))
+        nxt = found[k + 1].items[0].pos if k + 1 < len(found) else len(words)
+        if not any(end < d < nxt for d in disowned_at):
+            plate = cand.plate
+    return plate, hidden
 
 
 # ---------------------------------------------------------------------------------------------
@@ -854,11 +878,12 @@ def _clock_minutes(m: re.Match, s: str, arrival: datetime.time | None) -> int | 
         mm = int(g["mm"] or g["mm2"] or 0)
         if g["frac"]:
             mm = _FRAC.get(g["frac"]) if g["frac"] in _FRAC else int(g["frac"])
-        if g["minus"]:
-            h, mm = h - 1, 60 - (15 if g["minus"] == "cuarto" else int(g["minus"]))
         part = g["part"] or ("tarde" if g["noon"] else None)
         ampm = (g["ampm"] or "").replace(" ", "")
+        # From the hour as said: "la 1 menos cuarto" is 0:45 or 12:45, not a 24-hour 0:45.
         fixed = bool(part or ampm) or h >= 13 or h == 0 or (g["mm"] is not None and g["h"].startswith("0"))
+        if g["minus"]:
+            h, mm = h - 1, 60 - (15 if g["minus"] == "cuarto" else int(g["minus"]))
         if part in ("tarde",) or ampm == "pm" or (g["noon"] and h < 6):
             h = h + 12 if h < 12 else h
         elif part == "noche":

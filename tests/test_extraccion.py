@@ -369,6 +369,14 @@ CONFIRM_CASES = [
 
 # Whole answers: every slot at once.
 FULL_CASES = [
+    # Found against sintetico.py's labels with the OpenSLR 61 general sentences (another random stream).
+    ("Hola, sí, sí, es AC 517 KM, eso.", T14, Slots("AC517KM", None, None)),  # KM: plate letters, not km
+    ("Hola, qué tal, R 452 HIV, esa es, lo dejo por toda la noche", T14, Slots("R452HIV", 720, None)),
+    ("Hola, te la dicto, ZW 400 WL... ZW 400 WL, ah, me olvidaba, techado si hay", T14, Slots("ZW400WL", None, True)),
+    ("Buenas, a ver, NZ 721 HR, o sea, NZ 721 HR.", T14, Slots("NZ721HR", None, None)),  # no stay of 721 hours
+    ("Ok, patente, W 605 MQN, paso a buscarlo a la 1 menos cuarto.", dt.time(12, 5), Slots("W605MQN", 40, None)),
+    # Found by ref_test on what the fine-tuned model wrote: capitals it wrote win over a stray syllable.
+    ("lo vengo a buscar en 2 horas y 45, y a no ta, AF 650 NT.", T14, Slots("AF650NT", 165, None)),
     # Found by ref_test on the demo's test corpus (references the extractor got wrong).
     ("Mirá, anotá, P 093 QLD... P 093 QLD, listo.", T14, Slots("P093QLD", None, None)),
     ("es la AE 071 UW... AE 071 UW, la del auto gris.", T14, Slots("AE071UW", None, None)),
