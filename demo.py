@@ -2,7 +2,8 @@
 
 1. sintetico.py: a training corpus spoken by some espeak-ng voices, and a test corpus spoken by
    *other* voices with phrasings the training never saw;
-2. fine_tune.py: the bundled Whisper base, decoder retrained for a bounded number of steps;
+2. fine_tune.py: the bundled Whisper base, decoder and top encoder blocks retrained for a bounded
+   number of steps, on answers of one voice packed into 28 s windows;
 3. ref_test.py: the fine-tuned and the pretrained model on the test corpus, side by side;
 4. when ../shared/audio/real_es is there (real human speech): the same pair on it, to see forgetting.
 """
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=150, help="pasos de entrenamiento")
     parser.add_argument("--batch-size", type=int, default=8, help="ejemplos por lote")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="tasa de aprendizaje máxima")
-    parser.add_argument("--train-encoder-blocks", type=int, default=0,
+    parser.add_argument("--train-encoder-blocks", type=int, default=2,
                         help="bloques de arriba del encoder que se entrenan junto con el decoder (adaptan la acústica "
                              "a voces nuevas; 0: solo el decoder, lo más rápido)")
     parser.add_argument("--distill-weight", type=float, default=0.0,
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     sintetico.main(["--out", str(test_dir), "--n", str(args.n_test), "--seed", str(args.seed + 1),
                     "--voices", "evaluacion", "--fraseo", "evaluacion"])
 
-    step("2/4 Fine-tuning de Whisper base (decoder)")
+    blocks = f" + {args.train_encoder_blocks} bloques de arriba del encoder" if args.train_encoder_blocks else ""
+    step(f"2/4 Fine-tuning de Whisper base (decoder{blocks})")
     fine_tune.main(["--model-name", "base", "--data-dir", str(train_dir), "--artifacts-dir", str(artifacts),
                     "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
                     "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
