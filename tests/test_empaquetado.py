@@ -1,5 +1,7 @@
 """empaquetado.py and packed training items: every answer once, one speaker per window, within the limits."""
 
+import shutil
+
 import numpy as np
 import soundfile as sf
 from hypothesis import given
@@ -60,7 +62,9 @@ def test_packed_dataset_joins_audio_text_and_tokens(tmp_path):
 
 
 def test_fine_tune_packs_training_answers_and_not_validation(synth_dir, tiny_whisper_pt, tmp_path):
-    result = train(synth_dir, tiny_whisper_pt, tmp_path, "--max-steps", "2", "--pack-seconds", "28",
+    data = tmp_path / "datos"  # a copy: the run writes particion.tsv and a cache, other tests expect neither
+    shutil.copytree(synth_dir, data)
+    result = train(data, tiny_whisper_pt, tmp_path, "--max-steps", "2", "--pack-seconds", "28",
                    "--num-train-epochs", "1")
     assert result.returncode == 0, result.stderr
     assert "Empaquetado:" in result.stdout and "ventanas de hasta 28 s" in result.stdout
