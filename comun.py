@@ -289,7 +289,7 @@ class SpeechDataset(Dataset):
         if split_map is None:
             split_map, _ = datos.load_or_make_split(data_dir, texts)
         self.skipped = Skipped()
-        self.prefix = list(tokenizer.sot_sequence_including_notimestamps)
+        prefix = list(tokenizer.sot_sequence_including_notimestamps)
         rows: list[tuple[str, str, list[int]]] = []  # (id, text, text tokens)
         for utt_id, text in texts.items():
             if split_map.get(utt_id) != split:
@@ -299,7 +299,7 @@ class SpeechDataset(Dataset):
                 self.skipped.add(problem, utt_id)
                 continue
             tokens = tokenizer.encode(" " + extraccion.spell_capitals(text))  # one token per plate symbol
-            if len(self.prefix) + len(tokens) + 1 > n_text_ctx:
+            if len(prefix) + len(tokens) + 1 > n_text_ctx:
                 self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
                 continue
             rows.append((utt_id, text, tokens))
@@ -309,13 +309,13 @@ class SpeechDataset(Dataset):
             seconds = [sf.info(str(path)).duration for path in paths]
             # Tokens add up when texts are joined with a space: BPE never merges across one.
             windows = empaquetado.pack([datos.speaker_of(r[0]) for r in rows], seconds, [len(r[2]) for r in rows],
-                                       pack_seconds, n_text_ctx - len(self.prefix) - 1, seed)
+                                       pack_seconds, n_text_ctx - len(prefix) - 1, seed)
         else:
             windows = [empaquetado.Window((i,), ()) for i in range(len(rows))]
         # (id, text, decoder input, clip): ids and texts of a window joined with "+" and " ".
         self.items: list[tuple[str, str, list[int], Clip]] = [
             ("+".join(rows[i][0] for i in w.members), " ".join(rows[i][1] for i in w.members),
-             self.prefix + [t for i in w.members for t in rows[i][2]], Clip(tuple(paths[i] for i in w.members), w.gaps))
+             prefix + [t for i in w.members for t in rows[i][2]], Clip(tuple(paths[i] for i in w.members), w.gaps))
             for w in windows
         ]
 

@@ -726,13 +726,18 @@ def _segments(run: list[_Item]) -> list[list[_Item]]:
     return segments
 
 
-def _apply_corrections(run: list[_Item], duplicate_letter: str | None) -> list[_Item]:
-    """Last version wins; a partial correction replaces only the block it repeats."""
+def _apply_corrections(run: list[_Item], duplicate_letter: str | None) -> tuple[list[_Item], list[_Candidate]]:
+    """Last version wins; a partial correction replaces only the block it repeats. Also returns every
+    segment that was a whole plate by itself (the versions the speaker corrected included)."""
     state: list[_Item] = []
+    versions: list[_Candidate] = []
     for seg in _segments(run):
         if not seg:
             continue
-        if not state or _plate_in_run(seg, duplicate_letter) is not None:
+        version = _plate_in_run(seg, duplicate_letter)
+        if version is not None:
+            versions.append(version)
+        if not state or version is not None:
             state = seg
             continue
         old, new = _blocks(state), _blocks(seg)
@@ -742,7 +747,7 @@ def _apply_corrections(run: list[_Item], duplicate_letter: str | None) -> list[_
             continue
         merged = old[:idx] + new + old[idx + len(new) :]
         state = [it for _, its in merged for it in its]
-    return state
+    return state, versions
 
 
 _DISOWN = re.compile(
@@ -764,16 +769,15 @@ def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, set[
         else:
             runs[-1].append(it)
     found: list[_Candidate] = []
-    said: set[int] = set()  # tokens of every plate said, corrected versions included
+    hidden: set[int] = set()  # tokens of every plate said, corrected versions included
     for run in runs:
         if any(it.kind != "S" for it in run):
-            cand = _plate_in_run(_apply_corrections(run, duplicate_letter), duplicate_letter)
+            state, versions = _apply_corrections(run, duplicate_letter)
+            cand = _plate_in_run(state, duplicate_letter)
             if cand is not None:
                 found.append(cand)
-                for segment in _segments(run):  # a version the speaker corrected was a plate too
-                    version = _plate_in_run(segment, duplicate_letter) if segment else None
-                    if version is not None:
-                        said.update(range(version.items[0].pos, version.items[-1].pos + 1))
+                for version in versions:
+                    hidden.update(range(version.items[0].pos, version.items[-1].pos + 1))
     if not found:
         return None, set()
     joined = " ".join(words)
@@ -781,7 +785,7 @@ def _extract_plate(words: list[str], upper: list[str]) -> tuple[str | None, set[
     for w in words:
         starts.append(starts[-1] + len(w) + 1)
     disowned_at = [sum(1 for s in starts if s <= m.start()) - 1 for m in _DISOWN.finditer(joined)]
-    plate, hidden = None, said
+    plate = None
     for k, cand in enumerate(found):
         end = cand.items[-1].pos
         last = next((it.pos for it in items if it.pos > end), len(words))
