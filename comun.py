@@ -170,12 +170,24 @@ def retry_loops(texts: list[str], decode_again: Callable[[list[int], float], lis
     return texts
 
 
+class _GroupedDecodingTask(whisper.decoding.DecodingTask):
+    """whisper's DecodingTask with each clip's encoder output repeated once per beam (or best-of sample).
+
+    openai-whisper repeats the tokens by the group size but not the audio features, so a batch of more
+    than one clip decodes beams against the wrong audio (openai/whisper PR #2197); repeating them here is
+    that fix, and lets beam search run batched instead of one clip at a time.
+    """
+
+    def _get_audio_features(self, mel: torch.Tensor) -> torch.Tensor:
+        return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)  # (B * n_group, 1500, d)
+
+    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):
+        return super()._detect_language(audio_features[:: self.n_group], tokens)  # one answer per clip
+
+
 def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.DecodingOptions) -> list:
-    """whisper.decode; beam search and best-of go one clip at a time: openai-whisper does not repeat the
-    audio features per group, so a grouped batch of more than one clip fails (openai/whisper PR #2197)."""
-    if (options.beam_size or options.best_of or 1) > 1 and len(mel) > 1:
-        return [whisper.decode(model, one[None], options)[0] for one in mel]
-    return whisper.decode(model, mel, options)
+    """whisper.decode of a batch (B, n_mels, 3000), beam search and best-of included."""
+    return _GroupedDecodingTask(model, options).run(mel)
 
 
 @torch.no_grad()

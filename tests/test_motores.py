@@ -45,6 +45,20 @@ def test_faster_whisper_matches_openai_whisper_on_synthetic_speech(clear_corpus,
     assert wer_openai < 0.8, openai  # really transcribed (both empty would be 1.0)
 
 
+def test_batched_beam_search_decodes_each_clip_against_its_own_audio(clear_corpus, base_model):
+    """openai-whisper alone mixes up the audio of a batch under beam search (PR #2197); ours gives each clip's
+    beams its own encoder output, so a batch of 4 decodes exactly as the 4 clips one by one."""
+    import torch
+    import whisper
+
+    ids = list(datos.read_transcripts(clear_corpus))
+    mel = torch.stack([comun.log_mel(comun.load_audio(datos.audio_path(clear_corpus, i)), 80) for i in ids])
+    options = whisper.DecodingOptions(language="es", without_timestamps=True, fp16=False, beam_size=3)
+    one_by_one = [whisper.decode(base_model, m, options).text for m in mel]
+    assert len(set(one_by_one)) == len(ids)  # four different answers
+    assert [r.text for r in comun._decode(base_model, mel, options)] == one_by_one
+
+
 def test_int8_engine_transcribes_a_clear_sentence(base_ct2, tmp_path):
     # The float16 export, quantized to int8 by CTranslate2 as it loads: no second export.
     int8 = motores.load_engine(str(base_ct2.directory), "ctranslate2", device="cpu", compute_type="int8")
