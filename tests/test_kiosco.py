@@ -8,12 +8,15 @@ patente es … Me quedo un día, al aire libre." (confirm() reads the leading "s
 
 Where the page starts recording inside that loop shifts by a few milliseconds from run to run, and
 Whisper base (not fine-tuned) then spells an espeak plate differently now and then (GPS123 or GPS112:
-measured 4 to 6 right out of 8 shifts of the same clip). So this test checks what the kiosk does with
-what it heard (the plate it confirmed is the one on the ticket and in the database) and leaves the
-exact plate to test_asistente.py, whose wavs reach the model bit for bit.
+measured 4 to 6 right out of 8 shifts of the same clip, and in 3 of 8 no valid plate at all, "GPS12").
+So this test checks what the kiosk does with what it heard (the plate it confirmed is the one on the
+ticket and in the database) and leaves the exact plate to test_asistente.py, whose wavs reach the
+model bit for bit; and the server allows 6 tries instead of 3 before calling the staff, so that a
+driver goes unheard every time with odds of about (3/8)^6 = 0.3%, not (3/8)^3 = 5%.
 """
 
 import asyncio
+import datetime
 import json
 import shutil
 import signal
@@ -47,7 +50,7 @@ def server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "kiosco.py", "--checkpoint", "base", "--db", str(db), "--port",
-                             str(port), "--lugares", "6", "--techados", "2"], cwd=ROOT,
+                             str(port), "--lugares", "6", "--techados", "2", "--intentos", "6"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -113,8 +116,7 @@ def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
 
 def test_kill_9_mid_dialogue_loses_no_entry(server):
     """A third driver is half-way through (the server waits for "¿es correcto?") when the server dies."""
-    before = estacionamiento.Parking(server["db"]).entries()
-    assert len(before) == 2, "corre después del test de los dos kioscos"
+    before = estacionamiento.Parking(server["db"]).entries()  # the two kiosks' entries, if that test ran
     wav = say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", server["tmp"] / "tercero.wav")
     post = lambda path, data=b"": json.load(urllib.request.urlopen(  # noqa: E731
         urllib.request.Request(server["url"] + path, data=data, method="POST"), timeout=300))
@@ -125,4 +127,4 @@ def test_kill_9_mid_dialogue_loses_no_entry(server):
     server["proc"].wait(timeout=30)
     parking = estacionamiento.Parking(server["db"], timeout_s=5)
     assert parking.entries() == before
-    assert parking.assign_spot("QQQ999", 60, None, before[0].arrival).spot  # the file is usable at once
+    assert parking.assign_spot("QQQ999", 60, None, datetime.datetime.now()).spot  # the file is usable at once
