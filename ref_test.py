@@ -490,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "artifacts/ct2/)")
     parser.add_argument("--beam-size", type=_positive, default=None, metavar="N",
                         help="búsqueda en haz de N hipótesis (por defecto: greedy)")
+    parser.add_argument("--precision", default="auto", choices=motores.PRECISIONS,
+                        help="precisión al decodificar con --engine openai: auto usa bf16 donde el hardware lo tiene "
+                             "(CPU con AMX o AVX512-BF16, GPU con bf16; ~1.9x más rápido) y fp32 en el resto")
     parser.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="frases por lote al decodificar")
     parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="evaluar solo las primeras N frases")
     parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
@@ -516,7 +519,11 @@ def main(argv: list[str] | None = None) -> None:
         engines = []
         for spec in specs:  # both loaded first: a bad --compare-with fails before minutes of decoding
             print(f"Cargando {spec}…", flush=True)
-            engines.append(motores.load_engine(spec, args.engine, log=lambda m: print(m, flush=True)))
+            engines.append(motores.load_engine(spec, args.engine, precision=args.precision,
+                                               log=lambda m: print(m, flush=True)))
+        if args.engine == "openai":
+            dtype = engines[0].autocast
+            log(f"Decodificación en {'bf16' if dtype is not None else 'fp32'} (--precision {args.precision}).")
         reports = []
         for spec, engine in zip(specs, engines, strict=True):
             if len(specs) > 1:

@@ -59,6 +59,28 @@ def test_batched_beam_search_decodes_each_clip_against_its_own_audio(clear_corpu
     assert [r.text for r in comun._decode(base_model, mel, options)] == one_by_one
 
 
+def test_bf16_decoding_transcribes_like_fp32(clear_corpus, base_model):
+    """--precision bf16 (what auto picks on CPUs with AMX or AVX512-BF16): the same model in bf16 autocast
+    gets the clear answers about as right as in fp32, and the model's own weights stay fp32."""
+    import torch
+
+    texts = datos.read_transcripts(clear_corpus)
+    audios = [comun.load_audio(datos.audio_path(clear_corpus, i)) for i in texts]
+    engines = {p: motores.OpenAIEngine(base_model, "base", precision=p) for p in ("fp32", "bf16")}
+    assert engines["fp32"].autocast is None and engines["bf16"].autocast is torch.bfloat16
+    wer = {p: comun.error_rates(list(texts.values()), e.transcribe(audios))["wer"] for p, e in engines.items()}
+    assert wer["fp32"] < 0.5 and abs(wer["bf16"] - wer["fp32"]) <= 0.1, wer
+    assert next(base_model.parameters()).dtype is torch.float32
+
+
+def test_auto_precision_follows_the_hardware():
+    import torch
+
+    assert motores.decode_dtype("auto", "cpu") == (torch.bfloat16 if comun.cpu_has_native_bf16() else None)
+    with pytest.raises(ValueError, match="precisión desconocida 'fp8'"):
+        motores.decode_dtype("fp8", "cpu")
+
+
 def test_int8_engine_transcribes_a_clear_sentence(base_ct2, tmp_path):
     # The float16 export, quantized to int8 by CTranslate2 as it loads: no second export.
     int8 = motores.load_engine(str(base_ct2.directory), "ctranslate2", device="cpu", compute_type="int8")

@@ -64,6 +64,7 @@ def test_help_is_in_spanish():
     assert result.returncode == 0
     assert result.stdout.startswith("uso: ref_test.py") and "mostrar esta ayuda" in result.stdout
     assert "--compare-with" in result.stdout and "--beam-size" in result.stdout and "--engine" in result.stdout
+    assert "--precision" in result.stdout
 
 
 def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path):
@@ -72,8 +73,10 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
     ids = list(datos.read_transcripts(data))
     datos.audio_path(data, ids[1]).unlink()  # a missing clip is a counted skip, not a crash
     out = tmp_path / "informe" / "r.json"
-    result = _ref_test(quiet_tiny_pt, data, out, "--compare-with", "base", "--limit", "3", "--batch-size", "3")
+    result = _ref_test(quiet_tiny_pt, data, out, "--compare-with", "base", "--limit", "3", "--batch-size", "3",
+                       "--precision", "fp32")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Decodificación en fp32 (--precision fp32)." in result.stdout
     assert "no tiene particion.tsv" in result.stdout and "1 por audio faltante" in result.stdout
     assert "WER (normalizado)" in result.stdout and "diferencia" in result.stdout and "Las tres (audio)" in result.stdout
 
