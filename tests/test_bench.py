@@ -19,7 +19,7 @@ def test_bench_training_reports_both_ways_and_the_ratio(synth_dir, tiny_whisper_
     assert not list(synth_dir.glob(".cache_encoder"))  # the benchmark's cache never lands in the user's data
 
 
-def test_bench_inference_times_five_ways_on_the_same_clips(synth_dir, quiet_tiny_pt, tmp_path):  # noqa: F811
+def test_bench_inference_times_six_ways_on_the_same_clips(synth_dir, quiet_tiny_pt, tmp_path):  # noqa: F811
     report = tmp_path / "bench.json"
     result = run(["bench.py", "--model-name", str(quiet_tiny_pt), "--data-dir", str(synth_dir), "--n-clips", "3",
                   "--batch-size", "2", "--solo", "inferencia", "--report", str(report)])
@@ -28,7 +28,7 @@ def test_bench_inference_times_five_ways_on_the_same_clips(synth_dir, quiet_tiny
     part = data["inference"]
     assert "train_ratio" not in data and part["n_clips"] == 3 and part["clip_seconds"] == 5
     seconds = part["s_per_clip"]
-    assert set(seconds) == {"openai_transcribe", "openai_batched", "faster_whisper_int8_transcribe",
+    assert set(seconds) == {"openai_transcribe", "openai_batched", "openai_batched_bf16", "faster_whisper_int8_transcribe",
                             "faster_whisper_int8_batched", "faster_whisper_float32_batched"}
     assert all(v > 0 for v in seconds.values())
     assert abs(data["inference_ratio"] - seconds["openai_transcribe"] / seconds["faster_whisper_int8_transcribe"]) < 1e-9
