@@ -33,7 +33,7 @@ class OpenAIEngine:
     spec: str
     language: str = "es"
     name: str = "openai"
-    precision: str = "auto"  # PRECISIONS: auto is bf16 where the hardware has it, else fp32
+    precision: str = "fp32"  # PRECISIONS: fp32 gives the same numbers on any hardware; auto is bf16 where it is native
 
     @property
     def autocast(self):
@@ -168,7 +168,7 @@ def ct2_dir_for(spec: str, quantization: str, cache_dir: Path = CACHE_DIR, log=p
 
 
 def load_engine(spec: str, engine: str = "openai", device: str | None = None, language: str = "es", *,
-                compute_type: str | None = None, precision: str = "auto", cache_dir: Path = CACHE_DIR, log=None):
+                compute_type: str | None = None, precision: str = "fp32", cache_dir: Path = CACHE_DIR, log=None):
     """A model name, `.pt`, Lightning `.ckpt` or CTranslate2 dir -> an engine with `.transcribe(audios)`.
 
     openai: decodes in `precision` (see decode_dtype). ctranslate2: int8 on CPU and float16 on
