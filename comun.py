@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import time
 from collections import Counter
@@ -191,6 +192,7 @@ def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.De
     return _GroupedDecodingTask(model, options).run(mel)
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """AVX512-BF16 or AMX: bf16 matrix products in hardware (measured here with AMX: the encoder 2.7x and a
     decoder step 1.4x faster than fp32). Without them torch emulates bf16, slower than fp32."""
@@ -198,6 +200,14 @@ def cpu_has_native_bf16() -> bool:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:  # private helpers; an older or newer torch may lack them
         return False
+
+
+def has_native_bf16(device: torch.device | str) -> bool:
+    """bf16 in hardware on this device: a bf16 GPU, or a CPU with AMX / AVX512-BF16 (training and decoding
+    pick their `auto` precision from it)."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_native_bf16()
 
 
 @torch.no_grad()

@@ -35,8 +35,8 @@ from comun import (
     SpeechDataset,
     WhisperDataCollatorWithPadding,
     WhisperModelModule,
-    cpu_has_native_bf16,
     frozen_encoder_blocks,
+    has_native_bf16,
     merge_with_pretrained,
 )
 from muestreo import LengthGroupedSampler
@@ -174,8 +174,8 @@ def resolve_precision(config: Config) -> str:
     if config.precision != "auto":
         return config.precision
     if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda"):
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
+        return "bf16-mixed" if has_native_bf16("cuda") else "16-mixed"
+    return "bf16-mixed" if has_native_bf16("cpu") else "32-true"
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -34,11 +34,10 @@ class OpenAIEngine:
     language: str = "es"
     name: str = "openai"
     precision: str = "fp32"  # PRECISIONS: fp32 gives the same numbers on any hardware; auto is bf16 where it is native
+    autocast: object = field(init=False, repr=False)  # the dtype decoding runs in (None: fp32)
 
-    @property
-    def autocast(self):
-        """The dtype decoding runs in (None: fp32)."""
-        return decode_dtype(self.precision, next(self.model.parameters()).device)
+    def __post_init__(self):  # a bad precision fails here, at load, not at the first batch
+        self.autocast = decode_dtype(self.precision, next(self.model.parameters()).device)
 
     def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
         """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
@@ -110,19 +109,17 @@ class CTranslate2Engine:
 
 def decode_dtype(precision: str, device) -> object:
     """The autocast dtype decoding runs in (None: fp32). auto: bf16 where the hardware has it (AMX or
-    AVX512-BF16 CPUs, bf16 GPUs): there it decodes about 1.9x faster, with the same text for 14 of 16
-    clips measured; fp32 elsewhere, where emulated bf16 would be slower than fp32."""
+    AVX512-BF16 CPUs, bf16 GPUs), fp32 elsewhere, where emulated bf16 is slower than fp32. bf16 is not
+    always faster even there (bench.py: 1.94x on the demo's test clips, 0.44x on its own), hence opt-in."""
     import torch
 
     import comun
 
     if precision not in PRECISIONS:
         raise ValueError(f"precisión desconocida {precision!r}: usá una de {', '.join(PRECISIONS)}.")
-    if precision == "fp32":
-        return None
-    if precision == "bf16" or (torch.device(device).type == "cuda" and torch.cuda.is_bf16_supported()):
+    if precision == "bf16" or (precision == "auto" and comun.has_native_bf16(device)):
         return torch.bfloat16
-    return torch.bfloat16 if torch.device(device).type == "cpu" and comun.cpu_has_native_bf16() else None
+    return None
 
 
 def as_engine(model_or_engine, language: str = "es"):

@@ -493,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default="fp32", choices=motores.PRECISIONS,
                         help="precisión al decodificar con --engine openai: fp32 (por defecto: los mismos números en "
                              "cualquier máquina), bf16, o auto (bf16 donde el hardware lo tiene: CPU con AMX o "
-                             "AVX512-BF16, GPU con bf16; ~1.9x más rápido, números algo distintos)")
+                             "AVX512-BF16, GPU con bf16; hasta ~1.9x más rápido, números algo distintos)")
     parser.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="frases por lote al decodificar")
     parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="evaluar solo las primeras N frases")
     parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
