@@ -79,6 +79,8 @@ def test_auto_precision_follows_the_hardware():
     assert motores.decode_dtype("auto", "cpu") == (torch.bfloat16 if comun.cpu_has_native_bf16() else None)
     with pytest.raises(ValueError, match="precisión desconocida 'fp8'"):
         motores.decode_dtype("fp8", "cpu")
+    with pytest.raises(ValueError, match="precisión desconocida 'fp8'"):  # at load, before any decoding
+        motores.OpenAIEngine(make_tiny_whisper(), "tiny", precision="fp8")
 
 
 def test_int8_engine_transcribes_a_clear_sentence(base_ct2, tmp_path):

@@ -65,6 +65,8 @@ def test_help_is_in_spanish():
     assert result.stdout.startswith("uso: ref_test.py") and "mostrar esta ayuda" in result.stdout
     assert "--compare-with" in result.stdout and "--beam-size" in result.stdout and "--engine" in result.stdout
     assert "--precision" in result.stdout
+    bad = run(["ref_test.py", "--checkpoint", "base", "--data-dir", ".", "--precision", "fp8"])
+    assert bad.returncode == 2 and "opción inválida" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path):
