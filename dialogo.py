@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import estacionamiento
-from extraccion import LETTER_NAMES, confirm, extract, indifferent
+from extraccion import clear_name, confirm, extract, indifferent
 
 VOICE = "es-419"  # espeak-ng voice the front ends speak the prompts with
 SLOTS = ("plate", "stay_minutes", "covered")
@@ -29,7 +29,7 @@ QUESTIONS = {
     "covered": "¿Preferís un lugar techado?",
 }
 HINTS = {
-    "plate": "Decímela letra por letra y número por número, por ejemplo: a be, uno dos tres, ce de.",
+    "plate": "Decímela letra por letra y número por número, por ejemplo: a, be larga, uno dos tres, ce, de.",
     "stay_minutes": "Por ejemplo: dos horas, media hora o hasta las seis de la tarde.",
     "covered": "Decí sí o no. Si te da igual, decí: me da igual.",
 }
@@ -196,10 +196,10 @@ def format_plate(plate: str) -> str:
 
 
 def spell_plate(plate: str) -> str:
-    """AB123CD -> "a be, uno dos tres, ce de": what the synthesizer says (it reads "AB" as a word)."""
+    """AB123CD -> "a be larga, uno dos tres, ce de": what the synthesizer says (it reads "AB" as a word)."""
     digits = "cero uno dos tres cuatro cinco seis siete ocho nueve".split()
     blocks = re.finditer(r"[A-Z]+|\d+", plate)
-    return ", ".join(" ".join(LETTER_NAMES[c][0] if c.isalpha() else digits[int(c)] for c in b.group(0))
+    return ", ".join(" ".join(clear_name(c) if c.isalpha() else digits[int(c)] for c in b.group(0))
                      for b in blocks)
 
 

@@ -37,12 +37,21 @@ LETTER_NAMES: dict[str, tuple[str, ...]] = {
     "S": ("ese",),
     "T": ("te",),
     "U": ("u",),
-    "V": ("ve", "uve", "ve corta", "ve chica", "ve de vaca", "v corta"),
+    "V": ("ve", "ve corta", "uve", "ve chica", "ve de vaca", "v corta"),
     "W": ("doble ve", "doble u", "doble uve", "uve doble", "doble v"),
     "X": ("equis",),
     "Y": ("i griega", "y griega", "ye"),
     "Z": ("zeta", "seta"),
 }
+# Plain "be" and "ve" sound the same (espeak-ng says b'e for both, as Argentines do), so a plate read
+# aloud with them cannot be heard right: whoever spells one says "be larga" or "ve corta". The
+# synthesizer and the kiosk's read-back never use them; the extractor still reads them.
+HOMOPHONE_NAMES = frozenset({"be", "ve"})
+
+
+def clear_name(letter: str) -> str:
+    """The name to spell `letter` aloud with: the plain one, unless it has a homophone."""
+    return next(name for name in LETTER_NAMES[letter] if name not in HOMOPHONE_NAMES)
 
 
 @dataclass(frozen=True)

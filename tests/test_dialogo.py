@@ -104,5 +104,5 @@ def test_prompts_are_spoken_with_the_plate_spelled_out(lot):
     d = dialogo.Dialogue(lot, clock=lambda: NOW)
     d.start()
     turn = d.answer("AB 123 CD")
-    assert turn.speech == "Entendí a be, uno dos tres, ce de. ¿Es correcto?"
+    assert turn.speech == "Entendí a be larga, uno dos tres, ce de. ¿Es correcto?"
     assert dialogo.format_stay(90) == "1 hora y media" and dialogo.format_stay(2880) == "2 días"
