@@ -142,7 +142,7 @@ class Maker:
     def letter(self, ch: str) -> str:
         names = LETTER_NAMES[ch]
         if names[0] in HOMOPHONE_NAMES:  # B and V: only the names that tell them apart
-            return self.pick(names[1:])
+            return self.pick([name for name in names if name not in HOMOPHONE_NAMES])
         return names[0] if self.chance(0.6) else self.pick(names)
 
     def letters(self, group: str) -> str:
@@ -632,24 +632,20 @@ def utterance_id(gender: str, voice: str, index: int, width: int) -> str:
     return f"sn{gender.lower()}_{voice_tag(voice)}_{index:0{width}d}"
 
 
-def synthesize(text: str, voice: str, speed: int, pitch: int, gap: int, gain: float, warp: float = 1.0):
-    """espeak-ng -> 16 kHz mono float32, peak-normalised to `gain`.
-
-    `warp` scales every frequency (pitch and formants, as a longer or shorter vocal tract would) by
-    resampling as if espeak had played at `warp` times its rate; espeak speaks 1/warp slower to keep the tempo.
-    """
+def synthesize(text: str, voice: str, speed: int, pitch: int, gap: int, gain: float):
+    """espeak-ng -> 16 kHz mono float32, peak-normalised to `gain`."""
     import numpy as np
     import soundfile as sf
     import soxr
 
-    cmd = [ESPEAK, "-v", voice, "-s", str(round(speed / warp)), "-p", str(pitch), "-g", str(gap), "--stdout"]
+    cmd = [ESPEAK, "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(gap), "--stdout"]
     proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, check=False)
     if proc.returncode != 0 or len(proc.stdout) <= 44:
         raise RuntimeError(f"espeak-ng falló con la voz {voice}: {proc.stderr.decode(errors='replace').strip()}")
     audio, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
     if audio.ndim > 1:
         audio = audio.mean(axis=1)
-    audio = soxr.resample(audio, rate * warp, SAMPLE_RATE)
+    audio = soxr.resample(audio, rate, SAMPLE_RATE)
     peak = float(np.max(np.abs(audio))) or 1.0
     return (audio * (gain / peak)).astype(np.float32)
 
@@ -666,14 +662,13 @@ class Job:
     lead_s: float  # silence before the speech: real recordings do not start on the first word
     noise_db: float | None  # SNR of added white noise, so the model does not learn espeak's digital silence
     noise_seed: int
-    warp: float = 1.0  # frequency scale (see synthesize): voices no espeak-ng variant has
 
 
 def render(job: Job, out_dir: Path) -> None:
     import numpy as np
     import soundfile as sf
 
-    audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain, job.warp)
+    audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
     audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio])
     if job.noise_db is not None:
         rms = float(np.sqrt(np.mean(audio**2)))
@@ -682,10 +677,9 @@ def render(job: Job, out_dir: Path) -> None:
     sf.write(audio_path(out_dir, job.utt_id), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
-def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int, timbre: float = 0.0) -> list[Job]:
+def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) -> list[Job]:
     """Voice and prosody per utterance, from a stream separate from the texts: the genders take turns
-    (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly.
-    `timbre` > 0 draws a frequency warp in [1 - timbre, 1 + timbre] per utterance."""
+    (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly."""
     rng = random.Random(f"voces-{seed}")
     width = max(5, len(str(len(utterances) - 1)))
     by_gender = {g: [v for v in voices if v[1] == g] for g in ("F", "M")}
@@ -704,9 +698,7 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int, 
                         gap=rng.choice((0, 0, 1) if long else (0, 0, 0, 1, 2, 3)),
                         gain=round(rng.uniform(0.35, 0.9), 3), lead_s=round(rng.uniform(0.0, 0.4), 2),
                         noise_db=round(rng.uniform(20, 45), 1) if rng.random() < 0.5 else None,
-                        noise_seed=rng.randrange(2**32),
-                        # drawn only when asked, so corpora made without it keep their exact voices
-                        warp=round(rng.uniform(1 - timbre, 1 + timbre), 3) if timbre else 1.0))
+                        noise_seed=rng.randrange(2**32)))
     return jobs
 
 
@@ -721,12 +713,11 @@ def clean_out_dir(out_dir: Path) -> None:
 
 
 def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], general_fraction: float = 0.2,
-             phrasing: str = "todo", workers: int | None = None, progress: bool = True,
-             timbre: float = 0.0) -> list[Job]:
+             phrasing: str = "todo", workers: int | None = None, progress: bool = True) -> list[Job]:
     from tqdm import tqdm
 
     utterances = make_utterances(n, seed, general_fraction, phrasing)
-    jobs = plan(utterances, voices, seed, timbre)
+    jobs = plan(utterances, voices, seed)
     clean_out_dir(out_dir)
     (out_dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
     workers = workers or max(2, os.cpu_count() or 2)
@@ -764,10 +755,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fraseo", choices=PHRASINGS, default="todo",
                         help="qué formulaciones usar: todo (por defecto), entrenamiento, o evaluacion "
                              "(formulaciones reservadas, para un corpus de prueba con frases nuevas)")
-    parser.add_argument("--timbre", type=float, default=0.0, metavar="T",
-                        help="corre todas las frecuencias de cada audio (tono y formantes, como un tracto vocal más "
-                             "largo o más corto) un factor al azar entre 1-T y 1+T: voces que ninguna variante de "
-                             "espeak-ng tiene (por defecto 0, sin cambio; por ejemplo 0.12)")
     parser.add_argument("--procesos", type=int, default=None, metavar="K", help="procesos de espeak-ng en paralelo "
                                                                      "(por defecto, uno por núcleo)")
     parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
@@ -781,8 +768,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--n debe ser al menos 1")
     if not 0.0 <= args.general_fraction <= 1.0:
         parser.error("--general-fraction debe estar entre 0 y 1")
-    if not 0.0 <= args.timbre < 0.5:
-        parser.error("--timbre debe estar entre 0 y 0.5 (por ejemplo 0.12)")
     if shutil.which(ESPEAK) is None:
         print(f"error: no encuentro espeak-ng, que hace falta para sintetizar las voces.\n"
               f"Instalalo con:\n  {INSTALL_HINT}", file=sys.stderr)
@@ -797,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         jobs = generate(args.out, args.n, args.seed, voices, args.general_fraction, args.fraseo,
-                        workers=args.procesos, progress=not args.sin_progreso, timbre=args.timbre)
+                        workers=args.procesos, progress=not args.sin_progreso)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -108,36 +108,6 @@ def test_bad_voices_give_a_spanish_error_without_traceback(tmp_path, voices):
     assert "voz desconocida" in result.stderr or "--voices está vacío" in result.stderr
 
 
-def spectral_centroid(audio: np.ndarray) -> float:
-    magnitude = np.abs(np.fft.rfft(audio))
-    return float((magnitude * np.fft.rfftfreq(len(audio), 1 / sintetico.SAMPLE_RATE)).sum() / magnitude.sum())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("voice", ["es+m2", "es-419+f2"])
-def test_timbre_warp_moves_the_spectrum_and_keeps_the_tempo(voice):
-    def say(warp):
-        return sintetico.synthesize("la patente es a be ciento veinte ce de", voice, 160, 50, 0, 0.8, warp)
-
-    plain, low, high = say(1.0), say(0.85), say(1.15)
-    assert spectral_centroid(low) < 0.95 * spectral_centroid(plain)
-    assert spectral_centroid(high) > 1.04 * spectral_centroid(plain)
-    for warped in (low, high):
-        assert abs(len(warped) / len(plain) - 1) < 0.05  # espeak speaks slower so the warp keeps the duration
-
-
-@pytest.mark.slow
-def test_timbre_draws_a_warp_per_audio_and_rejects_bad_values(tmp_path):
-    utterances = sintetico.make_utterances(20, seed=0)
-    voices = [("es+m2", "M"), ("es-419+f2", "F")]
-    plain = sintetico.plan(utterances, voices, seed=0)
-    warped = sintetico.plan(utterances, voices, seed=0, timbre=0.12)
-    assert {job.warp for job in plain} == {1.0}
-    assert all(0.88 <= job.warp <= 1.12 for job in warped) and len({job.warp for job in warped}) > 10
-    result = run("--out", tmp_path / "d", "--n", 2, "--timbre", "0.7")
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "--timbre debe estar" in result.stderr
-
-
 def test_missing_espeak_says_how_to_install(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # a PATH with no espeak-ng on it
     result = run("--out", tmp_path / "d", "--n", 2, env=env)
