@@ -31,7 +31,8 @@ from cli import SpanishParser
 MANIFEST = "manifest.tsv"
 ALL_ROWS = "todo"  # `split` in the report when the set has no particion.tsv
 SLOT_NAMES = ("plate", "stay_minutes", "covered")
-SLOT_LABELS = {"plate": "Patente", "stay_minutes": "Estadía", "covered": "Techado", "all": "Las tres"}
+SLOT_LABELS = {"plate": "Patente", "stay_minutes": "Estadía", "covered": "Techado", "all": "Las tres",
+               "plate_when_said": "Patente, si la dicen"}
 WORST_N = 10
 REPORT_KEYS = ("model", "data_dir", "split", "n", "wer", "cer", "raw_wer", "by_speaker", "slots",
                "slots_from_reference", "baseline")
@@ -216,11 +217,16 @@ def _slots_dict(found: extraccion.Slots, hits: dict[str, bool]) -> dict:
     return {"plate": found.plate, "stay_minutes": found.stay_minutes, "covered": found.covered, "ok": hits}
 
 
-def _accuracies(hit_rows: list[dict[str, bool]]) -> dict | None:
+def _accuracies(hit_rows: list[dict[str, bool]], with_plate: list[bool]) -> dict | None:
+    """Accuracy per slot over all labelled answers, and the plate's over those that say one
+    (`plate_when_said`): an answer with no plate counts as a plate hit when nothing is found."""
     if not hit_rows:
         return None
     out = {k: sum(h[k] for h in hit_rows) / len(hit_rows) for k in (*SLOT_NAMES, "all")}
     out["n"] = len(hit_rows)
+    said = [h["plate"] for h, has in zip(hit_rows, with_plate, strict=True) if has]
+    out["plate_when_said"] = sum(said) / len(said) if said else None
+    out["n_with_plate"] = len(said)
     return out
 
 
@@ -242,7 +248,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
     refs = [i.text for i in items]
     rates = comun.error_rates(refs, hypotheses)
     by_speaker: dict[str, dict] = {}
-    hyp_hits, ref_hits, failures = [], [], []
+    hyp_hits, ref_hits, with_plate, failures = [], [], [], []
     for item, hyp in zip(items, hypotheses, strict=True):
         entry = by_speaker.setdefault(item.speaker, {"gender": item.gender, "utterances": []})
         utt = {"id": item.utt_id, "reference": item.text, "hypothesis": hyp, "wer": utterance_wer(item.text, hyp)}
@@ -251,6 +257,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
             arrival = _arrival(labels)
             from_hyp = _extract(hyp, arrival, failures, item.utt_id)
             from_ref = _extract(item.text, arrival, failures, item.utt_id)
+            with_plate.append(labels.plate is not None)
             hyp_hits.append(_slot_hits(from_hyp, labels))
             ref_hits.append(_slot_hits(from_ref, labels))
             utt["slots"] = _slots_dict(from_hyp, hyp_hits[-1])
@@ -266,7 +273,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
     if failures:
         log(f"Aviso: extraccion.extract falló en {len(failures)} texto(s) (cuentan como error): {'; '.join(failures[:3])}")
     return {"n": len(items), **rates, "by_speaker": dict(sorted(by_speaker.items())),
-            "slots": _accuracies(hyp_hits), "slots_from_reference": _accuracies(ref_hits)}
+            "slots": _accuracies(hyp_hits, with_plate), "slots_from_reference": _accuracies(ref_hits, with_plate)}
 
 
 def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | None = None, batch_size: int = 8,
@@ -336,7 +343,8 @@ def _rows(report: dict) -> list[tuple[str, float | None, float | None]]:
     for key, origin in (("slots", "audio"), ("slots_from_reference", "referencia")):
         if report.get(key):
             other = base.get(key) or {}
-            rows += [(f"{SLOT_LABELS[s]} ({origin})", report[key][s], other.get(s)) for s in (*SLOT_NAMES, "all")]
+            rows += [(f"{SLOT_LABELS[s]} ({origin})", report[key].get(s), other.get(s))
+                     for s in (*SLOT_NAMES, "all", "plate_when_said")]
     return rows
 
 

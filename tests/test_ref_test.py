@@ -226,6 +226,11 @@ def test_slot_scoring_on_references_and_empty_hypotheses(synth_dir):
     silent = ref_test.score(items, [""] * len(items), labels, log=lambda m: None)
     without_plate = sum(labels[i.utt_id].plate is None for i in items) / len(items)
     assert silent["slots"]["plate"] == pytest.approx(without_plate) and silent["wer"] == 1
+    # The plate over the answers that say one: silence gets none of them, the references all.
+    n_with_plate = sum(labels[i.utt_id].plate is not None for i in items)
+    assert n_with_plate and silent["slots"]["n_with_plate"] == n_with_plate
+    assert silent["slots"]["plate_when_said"] == 0 and perfect["slots"]["plate_when_said"] == 1
+    assert ("Patente, si la dicen (audio)", 0, None) in ref_test._rows(silent)
     assert silent["slots_from_reference"] == perfect["slots_from_reference"]
 
 
