@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'cumple' if ok_wer else 'NO cumple'} el objetivo de la mitad o menos.")
     print(f"Los tres datos bien (patente, estadía, techado) desde el audio: "
           f"{'—' if slots is None else f'{100 * slots:.1f}%'}: {'cumple' if ok_slots else 'NO cumple'} el objetivo de {100 * TARGET_SLOTS:.0f}%.")
+    said = (report["slots"] or {}).get("plate_when_said")
+    if said is not None:
+        print(f"Patente, solo en las {report['slots']['n_with_plate']} respuestas que la dicen: {100 * said:.1f}% "
+              f"(preentrenado: {100 * report['baseline']['slots']['plate_when_said']:.1f}%).")
     ok_forgetting = forgetting is None or forgetting <= MAX_FORGETTING
     if forgetting is not None:
         print(f"Habla real: WER {100 * real['baseline']['wer']:.1f}% (preentrenado) → {100 * real['wer']:.1f}% (afinado), "
