@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "a voces nuevas; 0: solo el decoder, lo más rápido)")
     parser.add_argument("--distill-weight", type=float, default=0.0,
                         help="contra el olvido: peso del KL hacia el decoder preentrenado (ver README)")
-    parser.add_argument("--merge-pretrained", type=float, default=0.5,
+    parser.add_argument("--merge-pretrained", type=float, default=0.3,
                         help="contra el olvido: fracción de los pesos preentrenados mezclada en el modelo exportado "
                              "(WiSE-FT; ver README)")
     parser.add_argument("--seed", type=int, default=0, help="semilla")
