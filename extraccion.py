@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from text_to_num import text2num
 
 # Spoken names of each plate letter (Rioplatense Spanish). The first name is the plain one; the
-# synthesizer speaks any of them and the extractor must understand all of them. One table for both.
+# synthesizer speaks any of them but the homophones below, and the extractor must understand all of
+# them. One table for both.
 LETTER_NAMES: dict[str, tuple[str, ...]] = {
     "A": ("a",),
     "B": ("be", "be larga", "be grande", "be alta", "be de burro", "b larga"),
