@@ -57,6 +57,8 @@ def test_grouped_batches_pad_less_than_random_order_on_real_data(synth_dir):
     tokenizer = comun.get_tokenizer(make_tiny_whisper(), "es")
     split = {i: "train" for i in datos.read_transcripts(synth_dir)}
     dataset = comun.SpeechDataset(synth_dir, "train", tokenizer, 80, split_map=split)
-    random_order = _padding(dataset, RandomSampler(dataset, generator=torch.Generator().manual_seed(0)))
+    # Random order averaged over seeds: one shuffle of 16 clips is too noisy a yardstick.
+    random_order = sum(_padding(dataset, RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)))
+                       for seed in range(6)) / 6
     grouped = _padding(dataset, LengthGroupedSampler(dataset.token_lengths(), batch_size=4, seed=0))
     assert grouped < random_order / 2, (grouped, random_order)
