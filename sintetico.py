@@ -148,7 +148,7 @@ class Maker:
     def letters(self, group: str) -> str:
         sep = ", " if self.chance(0.12) else " "
         spoken = []
-        for ch, after in zip(group, group[1:] + " "):
+        for ch, after in zip(group, group[1:] + " ", strict=True):
             name = self.letter(ch)
             while name == "uve" and after == "W":  # "uve doble ve" reads as W then V
                 name = self.letter(ch)
