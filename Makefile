@@ -51,5 +51,5 @@ clean:
 
 # Forgetting: the demo's fine-tuned model and the pretrained one on real human speech (needs ../shared).
 olvido: setup
-	$(PY) ref_test.py --checkpoint artifacts/demo/modelo-mejor.pt --data-dir ../shared/audio/real_es \
+	$(PY) ref_test.py --checkpoint artifacts/demo/modelo-ultimo.pt --data-dir ../shared/audio/real_es \
 		--compare-with base --report artifacts/demo/olvido.json

@@ -34,7 +34,7 @@ def build_parser() -> SpanishParser:
         prog="asistente.py",
         description="El asistente de la entrada del estacionamiento: pregunta la patente, la estadía y si "
                     "preferís techado, y asigna un lugar.\n\nEjemplos:\n"
-                    "  asistente.py --checkpoint artifacts/demo/modelo-mejor.pt --respuestas a.wav b.wav --json\n"
+                    "  asistente.py --checkpoint artifacts/demo/modelo-ultimo.pt --respuestas a.wav b.wav --json\n"
                     "  asistente.py --checkpoint base --microfono --hablar\n"
                     "  asistente.py --reservar AB123CD 18:30 --techado\n"
                     "  asistente.py --salida AB123CD")
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("decí de dónde salen las respuestas: --respuestas a.wav b.wav … o --microfono "
                              "(o usá --reservar / --salida).")
         if talking and not args.checkpoint:
-            raise UsageError("falta --checkpoint: el modelo que transcribe (por ejemplo artifacts/demo/modelo-mejor.pt "
+            raise UsageError("falta --checkpoint: el modelo que transcribe (por ejemplo artifacts/demo/modelo-ultimo.pt "
                              "o base).")
         if args.respuestas:
             check_wavs(args.respuestas)

@@ -26,6 +26,7 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     assert "WER con voces nuevas:" in result.stdout and "Habla real: WER" in result.stdout
     report = json.loads((tmp_path / "artifacts" / "ref_test.json").read_text())
     assert report["n"] == 3 and report["baseline"]["model"] == "base" and report["slots"] is not None
+    assert report["model"].endswith("modelo-ultimo.pt")  # the annealed end of the bounded run
     forgetting = json.loads((tmp_path / "artifacts" / "olvido.json").read_text())
     assert forgetting["n"] == 2 and forgetting["baseline"]["n"] == 2
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
