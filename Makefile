@@ -50,6 +50,10 @@ clean:
 	rm -rf $(VENV) artifacts tensor_logs data/sintetico* .pytest_cache
 
 # Forgetting: the demo's fine-tuned model and the pretrained one on real human speech (needs ../shared).
+DEMO_MODEL := artifacts/demo/modelo-ultimo.pt
+REAL_SPEECH := ../shared/audio/real_es
 olvido: setup
-	$(PY) ref_test.py --checkpoint artifacts/demo/modelo-ultimo.pt --data-dir ../shared/audio/real_es \
+	@test -f $(DEMO_MODEL) || { echo "Falta $(DEMO_MODEL): corré primero 'make demo', que lo entrena."; exit 1; }
+	@test -f $(REAL_SPEECH)/manifest.tsv || { echo "Falta $(REAL_SPEECH)/manifest.tsv: el habla real viene en ../shared."; exit 1; }
+	$(PY) ref_test.py --checkpoint $(DEMO_MODEL) --data-dir $(REAL_SPEECH) \
 		--compare-with base --report artifacts/demo/olvido.json

@@ -2,10 +2,11 @@
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import SHARED, run
+from conftest import ROOT, SHARED, run
 
 
 def test_demo_runs_end_to_end_at_small_scale(tmp_path):
@@ -30,3 +31,18 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     forgetting = json.loads((tmp_path / "artifacts" / "olvido.json").read_text())
     assert forgetting["n"] == 2 and forgetting["baseline"]["n"] == 2
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
+
+
+@pytest.mark.parametrize("missing", ["DEMO_MODEL", "REAL_SPEECH"])
+def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
+    """`make olvido` before `make demo`, or without ../shared: one line saying what to do, no traceback."""
+    model = tmp_path / "modelo.pt"
+    real = tmp_path / "real"
+    if missing != "DEMO_MODEL":
+        model.write_bytes(b"")
+    # -o setup: the set-up is not this test's business (and must not start a pip install here)
+    result = subprocess.run(["make", "-s", "-o", "setup", "olvido", f"DEMO_MODEL={model}", f"REAL_SPEECH={real}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    expected = "corré primero 'make demo'" if missing == "DEMO_MODEL" else "el habla real viene en ../shared"
+    assert expected in result.stdout, result.stdout + result.stderr
