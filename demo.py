@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="semilla")
     parser.add_argument("--habla-real", default=None, metavar="DIR",
                         help="carpeta con manifest.tsv de habla real (p. ej. ../shared/audio/real_es) para medir "
-                             "también el olvido (unos 4 min más); sin esto, `make olvido` lo mide después")
+                             "también el olvido (unos 3 min más); sin esto, `make olvido` lo mide después")
     return parser
 
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{100 * forgetting:+.1f} puntos: {'cumple' if ok_forgetting else 'NO cumple'} el máximo de "
               f"{100 * MAX_FORGETTING:.0f} puntos de olvido ({artifacts / 'olvido.md'}).")
     else:
-        print(f"Olvido en habla real (máximo {100 * MAX_FORGETTING:.0f} puntos): `make olvido`, unos 4 min, "
+        print(f"Olvido en habla real (máximo {100 * MAX_FORGETTING:.0f} puntos): `make olvido`, unos 3 min, "
               "compara este modelo con el preentrenado en ../shared/audio/real_es.")
     print(f"Reporte: {paths['json']}, {paths['md']}, {paths['png']}. Tiempo total: {minutes:.1f} min.")
     print(f"Curvas: .venv/bin/tensorboard --logdir {args.log_dir}")
