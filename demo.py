@@ -61,7 +61,11 @@ def step(title: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():  # before 20 min of work, not after
+        parser.error(f"--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST} (filename, transcript). "
+                     "Usá una carpeta como ../shared/audio/real_es, o sacá la opción.")
     data, artifacts = Path(args.datos), Path(args.artifacts_dir)
     train_dir, test_dir = data / "entrenamiento", data / "prueba"
     started = time.perf_counter()
@@ -94,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(ref_test.format_table(report))
 
     forgetting = None
-    if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():
-        print(f"\n(--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST}; no se mide el olvido.)")
-    elif args.habla_real:
+    if args.habla_real:
         step(f"Olvido: habla real ({args.habla_real}), afinado vs. preentrenado")
         real = ref_test.evaluate(ref_test.load_model(model_path), args.habla_real, model_name=model_path)
         ref_test.attach_baseline(real, ref_test.evaluate(ref_test.load_model("base"), args.habla_real, model_name="base"))

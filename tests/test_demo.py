@@ -33,6 +33,13 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
 
 
+def test_demo_refuses_a_real_speech_folder_without_manifest_before_any_work(tmp_path):
+    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--habla-real", str(tmp_path)], timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--habla-real {tmp_path}: no tiene manifest.tsv" in result.stderr
+    assert not (tmp_path / "datos").exists()  # nothing synthesised, nothing trained
+
+
 @pytest.mark.parametrize("missing", ["DEMO_MODEL", "REAL_SPEECH"])
 def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
     """`make olvido` before `make demo`, or without ../shared: one line saying what to do, no traceback."""
