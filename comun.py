@@ -61,6 +61,9 @@ class Config:
     artifacts_dir: str = "artifacts"
     log_dir: str = "tensor_logs"
     max_steps: int = -1  # -1: no limit, num_train_epochs decides
+    # Wall-clock budget for fit (encoder cache + steps), 0: none. After a few steps the step count is
+    # lowered to what fits, so a slow machine trains fewer steps but the schedule still ends at zero.
+    max_minutes: float = 0.0
     seed: int = 1234
     language: str = "es"
     freeze: str = "encoder"  # encoder: whole encoder + token embedding; conv: conv front end + embedding
@@ -607,10 +610,11 @@ class WhisperModelModule(pl.LightningModule):
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(parameter_groups(self.model, self.config.weight_decay),
                                       lr=self.config.learning_rate, eps=self.config.adam_epsilon)
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = self.config.warmup_steps if self.config.warmup_steps >= 0 else max(total // 10, 1)
+        self.total_steps = max(int(self.trainer.estimated_stepping_batches), 1)  # a time budget may lower it
 
-        def linear(step: int) -> float:  # warm-up to the peak, then linear decay to zero
+        def linear(step: int) -> float:  # warm-up to the peak, then linear decay to zero at total_steps
+            total = self.total_steps
+            warmup = self.config.warmup_steps if self.config.warmup_steps >= 0 else max(total // 10, 1)
             if step < warmup:
                 return (step + 1) / warmup
             return max(0.0, (total - step) / max(total - warmup, 1))

@@ -11,6 +11,7 @@ import argparse
 import copy
 import json
 import sys
+import time
 import typing
 from dataclasses import fields
 from pathlib import Path
@@ -56,6 +57,9 @@ HELP = {
     "artifacts_dir": "dónde guardar checkpoints y modelos exportados",
     "log_dir": "dónde guardar los logs de TensorBoard",
     "max_steps": "tope de pasos del optimizador (-1: sin tope)",
+    "max_minutes": "tope de tiempo en minutos para la caché del encoder y el entrenamiento (0: sin tope). Tras unos "
+                   "pasos mide cuánto tarda cada uno y baja los pasos a los que entran; la tasa de aprendizaje "
+                   "igual llega a 0 en el último",
     "seed": "semilla (datos, partición e inicialización)",
     "language": "idioma de las transcripciones",
     "freeze": "qué se congela: encoder (todo el encoder + embedding de tokens), conv (solo el frente convolucional + embedding), none",
@@ -66,7 +70,8 @@ HELP = {
     "gradient_clip_val": "recorte de la norma del gradiente (0: sin recorte)",
     "val_fraction": "fracción de validación al crear particion.tsv",
     "test_fraction": "fracción de test al crear particion.tsv",
-    "val_decode_max": "frases de validación que se decodifican para medir WER/CER",
+    "val_decode_max": "frases de validación que se decodifican para medir WER/CER (0: ninguna; 'mejor' se elige "
+                      "entonces por val/loss)",
     "accelerator": "auto, cpu o gpu",
     "devices": "dispositivos: un número, una lista (0,1) o auto",
     "strategy": "estrategia de Lightning: auto, ddp, fsdp…",
@@ -128,6 +133,8 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("gradient_accumulation_steps", 1) >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
         (values.get("num_worker", 0) >= 0, "--num-worker no puede ser negativo"),
         (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
+        (values.get("max_minutes", 0) >= 0, "--max-minutes no puede ser negativo (0: sin tope)"),
+        (values.get("val_decode_max", 0) >= 0, "--val-decode-max no puede ser negativo (0: no decodifica)"),
         (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
          "--distill-weight y --l2sp-weight no pueden ser negativos"),
         (0 <= values.get("merge_pretrained", 0) <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
@@ -278,14 +285,63 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
     return module, Batches(config, module.model, train, val, cached)
 
 
+class TimeBudget(pl.Callback):
+    """Keeps fit (encoder cache + steps) inside `minutes`: at each step it estimates the seconds per step
+    (training, plus each epoch's validation spread over its steps) and lowers max_steps (never raises it)
+    to what still fits. The module's LR schedule reads the new total, so a slow machine trains fewer
+    steps that still end at a rate of 0."""
+
+    def __init__(self, minutes: float):
+        self.deadline = time.perf_counter() + 60 * minutes  # built before trainer.fit: the cache counts too
+        self.first: tuple[int, float] | None = None  # the first step pays for warm-up: measured from its end
+        self.val_seconds, self.validations, self._val_start = 0.0, 0, 0.0
+        self.planned: int | None = None
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if self.first is not None and not trainer.sanity_checking:
+            self.val_seconds += time.perf_counter() - self._val_start
+            self.validations += 1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step, now = trainer.global_step, time.perf_counter()
+        if self.first is None:
+            self.first = (step, now)
+            return
+        done = step - self.first[0]
+        if done < 3:
+            return
+        per_step = (now - self.first[1] - self.val_seconds) / done
+        if self.validations:
+            steps_per_epoch = max(trainer.num_training_batches // trainer.accumulate_grad_batches, 1)
+            per_step += self.val_seconds / self.validations / steps_per_epoch
+        fits = step + int((self.deadline - now) / per_step)
+        fits = int(trainer.strategy.broadcast(max(fits, step + 1), src=0))  # every rank stops at the same step
+        if fits >= pl_module.total_steps:
+            return
+        if self.planned is None:
+            say(f"\nTope de tiempo: a este ritmo entran {fits} de los {pl_module.total_steps} pasos; "
+                "la tasa de aprendizaje baja a 0 en el último.")
+        pl_module.total_steps = trainer.fit_loop.epoch_loop.max_steps = self.planned = fits
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.planned is not None:
+            say(f"Tope de tiempo: se entrenaron {trainer.global_step} pasos.")
+
+
 def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str | None) -> pl.Trainer:
     artifacts = Path(config.artifacts_dir)
     has_val = len(data.val_set) > 0
     per_epoch = ModelCheckpoint(dirpath=artifacts, filename="epoch-{epoch:02d}", auto_insert_metric_name=False,
                                 save_top_k=-1, every_n_epochs=1, save_last=True)
     callbacks = [per_epoch, LearningRateMonitor(logging_interval="step")]
+    if config.max_minutes:
+        callbacks.append(TimeBudget(config.max_minutes))
     if has_val:
-        callbacks.append(ModelCheckpoint(dirpath=artifacts, filename="best", monitor="val/wer", mode="min", save_top_k=1))
+        monitor = "val/wer" if config.val_decode_max else "val/loss"  # no decoding, no WER to pick by
+        callbacks.append(ModelCheckpoint(dirpath=artifacts, filename="best", monitor=monitor, mode="min", save_top_k=1))
     devices = int(config.devices) if config.devices.isdigit() else config.devices
     try:
         trainer = make_trainer(config, devices, callbacks, has_val)
@@ -322,7 +378,7 @@ def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> d
     With --merge-pretrained w the exports are (1 - w) * fine-tuned + w * pretrained (the .ckpt files stay as trained).
     """
     artifacts = Path(config.artifacts_dir)
-    best = [c for c in trainer.checkpoint_callbacks if c.monitor == "val/wer" and c.best_model_path]
+    best = [c for c in trainer.checkpoint_callbacks if c.monitor in ("val/wer", "val/loss") and c.best_model_path]
     models = {"ultimo": module.model, "mejor": pesos.load_whisper(best[0].best_model_path) if best else module.model}
     pretrained = pesos.load_whisper(config.model_name) if config.merge_pretrained else None
     exported = {}

@@ -103,6 +103,27 @@ def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 60
 
 
+def test_a_time_budget_lowers_the_steps_and_the_schedule_still_ends_at_zero(synth_dir, tiny_whisper_pt, tmp_path):
+    """--max-minutes: far more --max-steps than fit in 20 s; it trains what fits and the LR decays to ~0 there."""
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "100000", "--num-train-epochs", "100000",
+                    "--max-minutes", "0.4", "--val-decode-max", "0", "--learning-rate", "1e-3", "--log-every-n-steps", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Tope de tiempo: a este ritmo entran" in result.stdout
+    trained = int(result.stdout.split("Tope de tiempo: se entrenaron ")[1].split()[0])
+    assert 5 < trained < 100000
+    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] == trained
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(next((tmp_path / "logs").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    tag = next(t for t in events.Tags()["scalars"] if t.startswith("lr-AdamW"))  # one per parameter group
+    rates = [e.value for e in events.Scalars(tag)]
+    assert max(rates) > 0.5e-3 and rates[-1] < 0.2 * max(rates)  # the planned decay, not a cut at full speed
+
+
 def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
