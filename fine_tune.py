@@ -378,7 +378,7 @@ def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> d
     With --merge-pretrained w the exports are (1 - w) * fine-tuned + w * pretrained (the .ckpt files stay as trained).
     """
     artifacts = Path(config.artifacts_dir)
-    best = [c for c in trainer.checkpoint_callbacks if c.monitor in ("val/wer", "val/loss") and c.best_model_path]
+    best = [c for c in trainer.checkpoint_callbacks if c.monitor and c.best_model_path]
     models = {"ultimo": module.model, "mejor": pesos.load_whisper(best[0].best_model_path) if best else module.model}
     pretrained = pesos.load_whisper(config.model_name) if config.merge_pretrained else None
     exported = {}

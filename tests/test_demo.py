@@ -53,3 +53,9 @@ def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     expected = "corré primero 'make demo'" if missing == "DEMO_MODEL" else "el habla real viene en ../shared"
     assert expected in result.stdout, result.stdout + result.stderr
+
+
+def test_demo_refuses_a_negative_time_budget_before_any_work(tmp_path):
+    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5"], timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--minutos -5: tiene que ser positivo" in result.stderr and not (tmp_path / "datos").exists()

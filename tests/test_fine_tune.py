@@ -32,11 +32,13 @@ def _assert_only_trainable_changed(before: dict, after: dict, frozen_prefixes: t
 
 def test_bad_options_are_all_reported_at_once(tmp_path):
     result = run(["fine_tune.py", "--batch-size", "dos", "--freeze", "todo", "--learning-rate", "-1",
-                  "--inventada", "3", "--train-encoder-blocks", "2", "--data-dir", str(tmp_path / "nada")])
+                  "--inventada", "3", "--train-encoder-blocks", "2", "--max-minutes", "-1", "--val-decode-max", "-1",
+                  "--data-dir", str(tmp_path / "nada")])
     assert result.returncode == 2
     for fragment in ("--batch-size: se esperaba un entero", "--freeze debe ser", "--learning-rate debe ser positivo",
                      "opción desconocida: --inventada", "no tiene transcripciones.tsv",
-                     "--train-encoder-blocks va con --freeze encoder"):
+                     "--train-encoder-blocks va con --freeze encoder", "--max-minutes no puede ser negativo",
+                     "--val-decode-max no puede ser negativo"):
         assert fragment in result.stderr
     assert "Traceback" not in result.stderr
 
