@@ -35,6 +35,7 @@ import aumentos
 import datos
 import empaquetado
 import extraccion
+import gramatica
 import numeros
 import pesos
 
@@ -213,15 +214,40 @@ def has_native_bf16(device: torch.device | str) -> bool:
     return cpu_has_native_bf16()
 
 
+PLATE_BEAM = 8  # beam of the plate's constrained decoding: at most 8 steps, so a wide beam costs little
+
+
+@torch.no_grad()
+def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions, before: str,
+                 after: str) -> str:
+    """The likeliest valid plate said between the texts `before` and `after` (gramatica.py), spelled
+    ("P P E 2 9 7"); audio is one clip's encoder output (1, 1500, d)."""
+    constrained = dataclasses.replace(options, prefix=before or None, beam_size=PLATE_BEAM, best_of=None,
+                                      temperature=0.0, sample_len=gramatica.MAX_SYMBOLS + 1)
+    task = _GroupedDecodingTask(model, constrained)
+    grammar = gramatica.PlateGrammar(task.tokenizer, task.sample_begin)
+    task.logit_filters.append(grammar)
+    context, rest = list(task.initial_tokens), task.tokenizer.encode(after) + [task.tokenizer.eot]
+
+    def continuation(plate: list[int]) -> float:  # log p(rest | context, plate), teacher-forced
+        tokens = torch.tensor([context + plate + rest], device=audio.device)  # (1, T)
+        logprobs = model.decoder(tokens, audio)[0, -len(rest) - 1 : -1].float().log_softmax(-1)  # (len(rest), V)
+        return logprobs.gather(-1, tokens[0, -len(rest):, None]).sum().item()
+
+    task.sequence_ranker = gramatica.ContinuationRanker(grammar, continuation)
+    return task.run(audio)[0].text.strip()
+
+
 @torch.no_grad()
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None,
-                     autocast: torch.dtype | None = None) -> list[str]:
+                     autocast: torch.dtype | None = None, plate_grammar: bool = True) -> list[str]:
     """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
 
     Language is fixed, no timestamps; repetition loops are decoded again as whisper.transcribe does
-    (see FALLBACK_TEMPERATURES). `autocast`: the dtype the encoder and decoder run in (None: as the
-    caller runs them). The texts come back without special tokens, with spelled capitals joined back
-    ("D X S 660" -> "DXS 660", see extraccion.spell_capitals).
+    (see FALLBACK_TEMPERATURES). With `plate_grammar`, a spelled plate that fits no plate shape is
+    decoded again under the shapes (gramatica.py). `autocast`: the dtype the encoder and decoder run
+    in (None: as the caller runs them). The texts come back without special tokens, with spelled
+    capitals joined back ("D X S 660" -> "DXS 660", see extraccion.spell_capitals).
     """
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
                                       fp16=False, beam_size=beam_size)
@@ -246,6 +272,9 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
             with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
                 torch.manual_seed(0)
                 texts = retry_loops(texts, sample)
+            if plate_grammar:
+                texts = [gramatica.repair_plates(text, functools.partial(decode_plate, model, features[i : i + 1], options))
+                         for i, text in enumerate(texts)]
     finally:
         model.train(was_training)
     return [extraccion.join_spelled_capitals(text) for text in texts]

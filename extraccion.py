@@ -321,6 +321,7 @@ _SHAPES = (  # (letters before the digits, letters after); order = preference on
     (1, 3),  # A999AAA  Mercosur motorcycle
     (0, 3),  # 999AAA   motorcycle 1995-2016
 )
+PLATE_SHAPES = tuple("L" * before + "DDD" + "L" * after for before, after in _SHAPES)  # "LLDDDLL", ...
 
 # Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache").
 _ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V"}
