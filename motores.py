@@ -34,6 +34,7 @@ class OpenAIEngine:
     language: str = "es"
     name: str = "openai"
     precision: str = "fp32"  # PRECISIONS: fp32 gives the same numbers on any hardware; auto is bf16 where it is native
+    plate_grammar: bool = True  # a spelled plate of no valid shape is decoded again under the shapes (gramatica.py)
     autocast: object = field(init=False, repr=False)  # the dtype decoding runs in (None: fp32)
 
     def __post_init__(self):  # a bad precision fails here, at load, not at the first batch
@@ -48,7 +49,8 @@ class OpenAIEngine:
         if not audios:
             return []
         mel = torch.stack([comun.log_mel(a, self.model.dims.n_mels) for a in audios])  # (B, n_mels, 3000)
-        return comun.transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast)
+        return comun.transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast,
+                                      plate_grammar=self.plate_grammar)
 
 
 @dataclass
@@ -165,11 +167,13 @@ def ct2_dir_for(spec: str, quantization: str, cache_dir: Path = CACHE_DIR, log=p
 
 
 def load_engine(spec: str, engine: str = "openai", device: str | None = None, language: str = "es", *,
-                compute_type: str | None = None, precision: str = "fp32", cache_dir: Path = CACHE_DIR, log=None):
+                compute_type: str | None = None, precision: str = "fp32", plate_grammar: bool = True,
+                cache_dir: Path = CACHE_DIR, log=None):
     """A model name, `.pt`, Lightning `.ckpt` or CTranslate2 dir -> an engine with `.transcribe(audios)`.
 
-    openai: decodes in `precision` (see decode_dtype). ctranslate2: int8 on CPU and float16 on
-    CUDA unless `compute_type` says otherwise. Any problem loading the model is a `pesos.WeightsError`
+    openai: decodes in `precision` (see decode_dtype), with the plate's grammar unless `plate_grammar`
+    is False. ctranslate2: int8 on CPU and float16 on CUDA unless `compute_type` says otherwise; it has
+    no hook for a logit filter, so it decodes without the plate's grammar. Any problem loading the model is a `pesos.WeightsError`
     with a Spanish message.
     """
     import pesos
@@ -180,7 +184,7 @@ def load_engine(spec: str, engine: str = "openai", device: str | None = None, la
     try:
         if engine == "openai":
             return OpenAIEngine(pesos.load_whisper(spec, device=device or default_device()), str(spec), language,
-                                precision=precision)
+                                precision=precision, plate_grammar=plate_grammar)
         import ctranslate2
         from faster_whisper import WhisperModel
 

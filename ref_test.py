@@ -502,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="precisión al decodificar con --engine openai: fp32 (por defecto: los mismos números en "
                              "cualquier máquina), bf16, o auto (bf16 donde el hardware lo tiene: CPU con AMX o "
                              "AVX512-BF16, GPU con bf16; hasta ~1.9x más rápido, números algo distintos)")
+    parser.add_argument("--gramatica-patente", type=int, choices=(0, 1), default=1, metavar="{1,0}",
+                        help="1 (por defecto, --engine openai): una patente deletreada que no tiene ninguna forma válida "
+                             "(AA999AA, AAA999, A999AAA, 999AAA) se decodifica de nuevo forzando esas formas; "
+                             "0: el modelo tal cual")
     parser.add_argument("--batch-size", type=_positive, default=8, metavar="N", help="frases por lote al decodificar")
     parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="evaluar solo las primeras N frases")
     parser.add_argument("--sin-progreso", action="store_true", help="no mostrar la barra de progreso")
@@ -529,10 +533,13 @@ def main(argv: list[str] | None = None) -> None:
         for spec in specs:  # both loaded first: a bad --compare-with fails before minutes of decoding
             print(f"Cargando {spec}…", flush=True)
             engines.append(motores.load_engine(spec, args.engine, precision=args.precision,
+                                               plate_grammar=bool(args.gramatica_patente),
                                                log=lambda m: print(m, flush=True)))
         if args.engine == "openai":
             dtype = engines[0].autocast
-            log(f"Decodificación en {'bf16' if dtype is not None else 'fp32'} (--precision {args.precision}).")
+            grammar = "con" if args.gramatica_patente else "sin"
+            log(f"Decodificación en {'bf16' if dtype is not None else 'fp32'} (--precision {args.precision}), "
+                f"{grammar} la gramática de la patente (--gramatica-patente {args.gramatica_patente}).")
         reports = []
         for spec, engine in zip(specs, engines, strict=True):
             if len(specs) > 1:

@@ -64,9 +64,11 @@ def test_help_is_in_spanish():
     assert result.returncode == 0
     assert result.stdout.startswith("uso: ref_test.py") and "mostrar esta ayuda" in result.stdout
     assert "--compare-with" in result.stdout and "--beam-size" in result.stdout and "--engine" in result.stdout
-    assert "--precision" in result.stdout
-    bad = run(["ref_test.py", "--checkpoint", "base", "--data-dir", ".", "--precision", "fp8"])
-    assert bad.returncode == 2 and "opción inválida" in bad.stderr and "Traceback" not in bad.stderr
+    assert "--precision" in result.stdout and "--gramatica-patente" in result.stdout
+    for flag, value, says in (("--precision", "fp8", "opción inválida"), ("--gramatica-patente", "si", "se esperaba un número"),
+                              ("--gramatica-patente", "2", "opción inválida")):
+        bad = run(["ref_test.py", "--checkpoint", "base", "--data-dir", ".", flag, value])
+        assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
 def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path):
@@ -77,7 +79,8 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
     out = tmp_path / "informe" / "r.json"
     result = _ref_test(quiet_tiny_pt, data, out, "--compare-with", "base", "--limit", "3", "--batch-size", "3")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Decodificación en fp32 (--precision fp32)." in result.stdout  # the default: numbers any machine gets
+    # the defaults: numbers any machine gets, and the plate's grammar on
+    assert "Decodificación en fp32 (--precision fp32), con la gramática de la patente" in result.stdout
     assert "no tiene particion.tsv" in result.stdout and "1 por audio faltante" in result.stdout
     assert "WER (normalizado)" in result.stdout and "diferencia" in result.stdout and "Las tres (audio)" in result.stdout
 
