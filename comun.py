@@ -15,7 +15,7 @@ import functools
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -219,9 +219,10 @@ PLATE_BEAM = 8  # beam of the plate's constrained decoding: at most 8 steps, so 
 
 @torch.no_grad()
 def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions, before: str,
-                 after: str) -> str:
+                 after: str, inside: Sequence[str] = ()) -> str:
     """The likeliest valid plate said between the texts `before` and `after` (gramatica.py), spelled
-    ("P P E 2 9 7"); audio is one clip's encoder output (1, 1500, d)."""
+    ("P P E 2 9 7"): the best of a beam under the plate's grammar and of the plates `inside` the run.
+    audio is one clip's encoder output (1, 1500, d)."""
     constrained = dataclasses.replace(options, prefix=before or None, beam_size=PLATE_BEAM, best_of=None,
                                       temperature=0.0, sample_len=gramatica.MAX_SYMBOLS + 1)
     task = _GroupedDecodingTask(model, constrained)
@@ -229,13 +230,15 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
     task.logit_filters.append(grammar)
     context, rest = list(task.initial_tokens), task.tokenizer.encode(after) + [task.tokenizer.eot]
 
-    def continuation(plate: list[int]) -> float:  # log p(rest | context, plate), teacher-forced
+    def score(plate: list[int]) -> float:  # log p(plate + rest | context), teacher-forced, no mask
         tokens = torch.tensor([context + plate + rest], device=audio.device)  # (1, T)
-        logprobs = model.decoder(tokens, audio)[0, -len(rest) - 1 : -1].float().log_softmax(-1)  # (len(rest), V)
-        return logprobs.gather(-1, tokens[0, -len(rest):, None]).sum().item()
+        logprobs = model.decoder(tokens, audio)[0, len(context) - 1 : -1].float().log_softmax(-1)  # (T - len(context), V)
+        return logprobs.gather(-1, tokens[0, len(context):, None]).sum().item()
 
-    task.sequence_ranker = gramatica.ContinuationRanker(grammar, continuation)
-    return task.run(audio)[0].text.strip()
+    ranker = task.sequence_ranker = gramatica.PlateRanker(grammar, score)
+    best = task.run(audio)[0].text.strip()
+    scored = [(ranker.best_scores[0], best)] + [(score(task.tokenizer.encode(" " + p)), p) for p in inside]
+    return max(scored)[1]
 
 
 @torch.no_grad()

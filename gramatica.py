@@ -6,10 +6,11 @@ it drops or adds a symbol far more often than it mishears one: "pe pe e dos nuev
 "eme cu efe cuatrocientos tres" -> "M Q F 4 3". Such a run of symbols fits no shape, so no plate can
 come out of it. `repair_plates` decodes it again from just before the run, with the model's own
 probabilities but every step forced to keep to some shape (`PlateGrammar`, a beam search), and puts
-in its place the valid plate that makes the whole text likeliest: the beam's candidates are ranked
-by their own log-probability plus that of the text that followed the run (`ContinuationRanker`), so
-a plate that swallows the next word ("P P 2 9 7 L I, listo") loses to one that leaves it be
-("P P E 2 9 7, listo"). A run with a valid shape is never touched, nor is any other text.
+in its place the valid plate that makes the rest of the text likeliest: the beam's plates, and any
+valid plate already inside the run ("A A E F 8 0 6 L N T": junk before "F 806 LNT"), are ranked by
+log p(plate + the text that followed the run) under the model (`PlateRanker`), so a plate that
+swallows the next word ("P P 2 9 7 L I, listo") loses to one that leaves it be ("P P E 2 9 7,
+listo"). A run with a valid shape is never touched, nor is any other text.
 """
 
 from __future__ import annotations
@@ -79,32 +80,43 @@ class PlateGrammar(LogitFilter):
         return "".join(self.kind.get(t, "?") for t in tokens) in PLATE_SHAPES
 
 
-class ContinuationRanker(SequenceRanker):
-    """Ranks a beam's plates by log p(plate) + log p(what followed | plate): `continuation(tokens)` gives
-    the second term. Complete shapes first (a beam cut short by the step limit may hold a partial one)."""
+class PlateRanker(SequenceRanker):
+    """Ranks a beam's plates by `score(tokens)`, log p(plate + what followed the run) without the grammar's
+    mask (so they compare with plates scored outside the beam). Complete shapes first: a beam cut short
+    by the step limit may hold a partial one. Keeps the winners' scores in `best_scores`."""
 
-    def __init__(self, grammar: PlateGrammar, continuation: Callable[[list[int]], float]):
-        self.grammar, self.continuation = grammar, continuation
+    def __init__(self, grammar: PlateGrammar, score: Callable[[list[int]], float]):
+        self.grammar, self.score = grammar, score
+        self.best_scores: list[float] = []
 
     def rank(self, tokens: list[list[torch.Tensor]], sum_logprobs: list[list[float]]) -> list[int]:
-        best = []
-        for candidates, logprobs in zip(tokens, sum_logprobs, strict=True):
-            scores = []
-            for candidate, logprob in zip(candidates, logprobs, strict=True):
-                candidate = candidate.tolist()
-                scores.append((self.grammar.complete(candidate), logprob + self.continuation(candidate)))
-            best.append(max(range(len(scores)), key=scores.__getitem__))
+        best, self.best_scores = [], []
+        for candidates in tokens:
+            keys = [(self.grammar.complete(c.tolist()), self.score(c.tolist())) for c in candidates]
+            winner = max(range(len(keys)), key=keys.__getitem__)
+            best.append(winner)
+            self.best_scores.append(keys[winner][1])
         return best
 
 
-def repair_plates(text: str, decode_plate: Callable[[str, str], str]) -> str:
+def plates_inside(run: str) -> list[str]:
+    """The valid plates that a run already holds, spelled, each not part of a longer one (the model's log
+    p favours one symbol less): "A A E F 8 0 6 L N T" -> ["A E F 8 0 6", "E F 8 0 6 L N", "F 8 0 6 L N T"]."""
+    symbols = run.replace(" ", "")
+    spans = [(i, i + size) for size in {len(shape) for shape in PLATE_SHAPES}
+             for i in range(len(symbols) - size + 1) if _VALID.fullmatch(symbols[i : i + size])]
+    longest = [(a, b) for a, b in spans if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)]
+    return [" ".join(symbols[a:b]) for a, b in sorted(longest)]
+
+
+def repair_plates(text: str, decode_plate: Callable[[str, str, list[str]], str]) -> str:
     """`text` (spelled, as decoded) with each plate attempt replaced by `decode_plate(text before it, text
-    after it)`: the symbols the model picks under PlateGrammar, spelled ("P P E 2 9 7"). Left to right,
-    so a later attempt is decoded after the earlier ones were mended."""
+    after it, plates_inside(attempt))`: the likeliest valid plate there, spelled ("P P E 2 9 7"). Left to
+    right, so a later attempt is decoded after the earlier ones were mended."""
     position = 0
     while spans := plate_attempts(text, position):
         start, end = spans[0]
-        plate = decode_plate(text[:start].strip(), text[end:])
+        plate = decode_plate(text[:start].strip(), text[end:], plates_inside(text[start:end]))
         text = text[:start] + plate + text[end:]
         position = start + len(plate)
     return text

@@ -27,14 +27,21 @@ def test_plate_attempts_are_mixed_runs_of_spelled_symbols_with_no_valid_shape():
 def test_repair_goes_left_to_right_with_the_text_around_each_attempt():
     calls = []
 
-    def decode(before, after):
-        calls.append((before, after))
+    def decode(before, after, inside):
+        calls.append((before, after, inside))
         return "X Y Z 1 1 1"
 
     text = gramatica.repair_plates("es P P 2 9 7, no, P P E 2 9 7 7, listo", decode)
     assert text == "es X Y Z 1 1 1, no, X Y Z 1 1 1, listo"
-    assert calls == [("es", ", no, P P E 2 9 7 7, listo"), ("es X Y Z 1 1 1, no,", ", listo")]
+    assert calls == [("es", ", no, P P E 2 9 7 7, listo", []), ("es X Y Z 1 1 1, no,", ", listo", ["P P E 2 9 7"])]
     assert gramatica.repair_plates("es A B 1 2 3 C D, listo", decode) == "es A B 1 2 3 C D, listo"  # valid: untouched
+
+
+def test_the_valid_plates_a_run_already_holds():
+    # the model's scores pick among them; "8 0 6 L N T" is part of a longer one
+    assert gramatica.plates_inside("A A E F 8 0 6 L N T") == ["A E F 8 0 6", "E F 8 0 6 L N", "F 8 0 6 L N T"]
+    assert gramatica.plates_inside("G 21 3 H K I D") == ["G 2 1 3 H K I"]
+    assert gramatica.plates_inside("P P 2 9 7") == [] and gramatica.plates_inside("M Q F 4 3") == []
 
 
 def test_the_grammar_allows_only_what_keeps_some_shape(base_model):
@@ -62,7 +69,7 @@ def test_a_real_model_under_the_grammar_gives_a_valid_plate_and_leaves_the_rest(
     assert VALID.fullmatch(plate.replace(" ", "")), plate
     assert all(len(symbol) == 1 for symbol in plate.split())  # one token per symbol, as training spells them
     repaired = gramatica.repair_plates("La patente es P P 2 9 7, listo.",
-                                       lambda before, after: comun.decode_plate(base_model, audio, options, before, after))
+                                       lambda *args: comun.decode_plate(base_model, audio, options, *args))
     assert repaired.startswith("La patente es ") and repaired.endswith(", listo.")
     assert extract(repaired).plate == plate.replace(" ", "")
 
@@ -71,6 +78,6 @@ def test_the_ranker_prefers_the_plate_that_leaves_the_next_words_be(base_model):
     tokenizer = comun.get_tokenizer(base_model, "es")
     grammar = gramatica.PlateGrammar(tokenizer, sample_begin=0)
     spelled = [torch.tensor(tokenizer.encode(" " + " ".join(p))) for p in ("PP297LI", "PPE297", "PPE29")]
-    # the first is likelier alone, but swallows "listo"; the third is no complete shape
-    ranker = gramatica.ContinuationRanker(grammar, lambda plate: -9.0 if len(plate) == 7 else -1.0)
-    assert ranker.rank([spelled], [[-2.0, -5.0, -0.1]]) == [1]
+    scores = {7: -11.0, 6: -6.0, 5: -1.1}  # the 7-symbol one swallows "listo"; the 5-symbol one is no shape
+    ranker = gramatica.PlateRanker(grammar, lambda plate: scores[len(plate)])
+    assert ranker.rank([spelled], [[-2.0, -5.0, -0.1]]) == [1] and ranker.best_scores == [-6.0]
