@@ -58,6 +58,10 @@ class PlateGrammar(LogitFilter):
                     self.kind[ids[0]] = kind
         self.ids = {kind: torch.tensor([t for t, k in self.kind.items() if k == kind]) for kind in ("L", "D")}
 
+    def pattern(self, tokens: list[int]) -> str:
+        """Tokens -> "LLD…": "L" a letter, "D" a digit, "?" anything else."""
+        return "".join(self.kind.get(t, "?") for t in tokens)
+
     def allowed(self, pattern: str) -> list[str]:
         """What may follow `pattern` (e.g. "LLD"): "L", "D", or "eot" when it is a complete shape."""
         if pattern in PLATE_SHAPES:
@@ -67,7 +71,7 @@ class PlateGrammar(LogitFilter):
     def apply(self, logits: torch.Tensor, tokens: torch.Tensor) -> None:
         # logits (n_beams, vocab), tokens (n_beams, sample_begin + steps so far); in place, as whisper's filters
         for row in range(tokens.shape[0]):
-            pattern = "".join(self.kind.get(t, "?") for t in tokens[row, self.sample_begin:].tolist())
+            pattern = self.pattern(tokens[row, self.sample_begin:].tolist())
             mask = torch.full_like(logits[row], -float("inf"))
             for kind in self.allowed(pattern):
                 if kind == "eot":
@@ -77,7 +81,7 @@ class PlateGrammar(LogitFilter):
             logits[row] += mask
 
     def complete(self, tokens: list[int]) -> bool:
-        return "".join(self.kind.get(t, "?") for t in tokens) in PLATE_SHAPES
+        return self.pattern(tokens) in PLATE_SHAPES
 
 
 class PlateRanker(SequenceRanker):
