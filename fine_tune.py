@@ -39,6 +39,7 @@ from comun import (
     frozen_encoder_blocks,
     has_native_bf16,
     merge_with_pretrained,
+    trim_to_pretrained,
 )
 from muestreo import LengthGroupedSampler
 
@@ -80,6 +81,9 @@ HELP = {
     "l2sp_weight": "contra el olvido: peso de la distancia L2 a los pesos iniciales (0: desactivado)",
     "merge_pretrained": "contra el olvido: fracción de los pesos preentrenados mezclada en los modelos exportados "
                         "(.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); los .ckpt quedan sin mezclar",
+    "keep_delta": "contra el olvido: fracción de los cambios de cada tensor que quedan en los modelos exportados "
+                  "(.pt), los más grandes; el resto vuelve al preentrenado (TIES). 1 = todos, 0.35 = la demo; se "
+                  "aplica antes de --merge-pretrained y los .ckpt quedan como se entrenaron",
     "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
     "pack_seconds": "junta respuestas de entrenamiento del mismo hablante en ventanas de hasta S segundos (máx. 30; "
                     "0: una por audio). Whisper escucha siempre 30 s: con respuestas cortas cada paso aprende de ~3 "
@@ -138,6 +142,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
         (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
          "--distill-weight y --l2sp-weight no pueden ser negativos"),
         (0 <= values.get("merge_pretrained", 0) <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
+        (0 < values.get("keep_delta", 1) <= 1, "--keep-delta tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)"),
         (values.get("cache_encoder", 1) in (0, 1), "--cache-encoder debe ser 0 o 1"),
         (values.get("group_by_length", 1) in (0, 1), "--group-by-length debe ser 0 o 1"),
         (values.get("pack_seconds", 0) == 0 or 1 <= values.get("pack_seconds", 0) <= CHUNK_LENGTH,
@@ -375,16 +380,18 @@ def make_trainer(config: Config, devices, callbacks: list, has_val: bool) -> pl.
 def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> dict[str, Path]:
     """The last epoch and the best one by validation WER as `.pt` files for `whisper.load_model`.
 
-    With --merge-pretrained w the exports are (1 - w) * fine-tuned + w * pretrained (the .ckpt files stay as trained).
+    Against forgetting (the .ckpt files stay as trained): with --keep-delta q only the largest q of each
+    tensor's changes stay, then with --merge-pretrained w the exports are (1 - w) * that + w * pretrained.
     """
     artifacts = Path(config.artifacts_dir)
     best = [c for c in trainer.checkpoint_callbacks if c.monitor and c.best_model_path]
     models = {"ultimo": module.model, "mejor": pesos.load_whisper(best[0].best_model_path) if best else module.model}
-    pretrained = pesos.load_whisper(config.model_name) if config.merge_pretrained else None
+    pretrained = pesos.load_whisper(config.model_name) if config.merge_pretrained or config.keep_delta < 1 else None
     exported = {}
     for name, model in models.items():
         if pretrained is not None:
             model = copy.deepcopy(model)
+            trim_to_pretrained(model, pretrained, config.keep_delta)
             merge_with_pretrained(model, pretrained, config.merge_pretrained)
         exported[name] = pesos.save_whisper(model, artifacts / f"modelo-{name}.pt")
     return exported

@@ -1,4 +1,5 @@
-"""--merge-pretrained (WiSE-FT): the exported models are a real mix of the trained and the pretrained weights."""
+"""Against forgetting, at export: --merge-pretrained (WiSE-FT) mixes the trained and the pretrained weights;
+--keep-delta (TIES trim) keeps only the largest changes of each tensor."""
 
 import shutil
 
@@ -18,6 +19,27 @@ def test_merge_is_a_weighted_mean_of_every_floating_tensor():
         assert torch.allclose(tensor, expected, atol=1e-6), name
 
 
+def test_trim_keeps_only_the_largest_changes_of_each_tensor():
+    trained, pretrained = make_tiny_whisper(seed=1), make_tiny_whisper(seed=2)
+    before = {k: v.clone() for k, v in trained.state_dict().items()}
+    start = pretrained.state_dict()
+    comun.trim_to_pretrained(trained, pretrained, 0.25)
+    checked = 0
+    for name, tensor in trained.state_dict().items():
+        if not tensor.is_floating_point() or tensor.numel() < 10:
+            continue
+        moved = before[name] - start[name]
+        if not moved.any():  # the sinusoidal positions: the same in both models, nothing to trim
+            continue
+        kept = tensor != start[name]
+        assert torch.equal(tensor[kept], before[name][kept]), name  # a change survives whole or not at all
+        assert abs(kept.float().mean().item() - 0.25) < 0.02, name
+        if kept.any() and (~kept).any():  # every surviving change is larger than every dropped one
+            assert moved.abs()[kept].min() >= moved.abs()[~kept].max(), name
+        checked += 1
+    assert checked > 10
+
+
 def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -34,7 +56,32 @@ def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, t
         assert torch.allclose(tensor, 0.5 * trained[key] + 0.5 * pretrained[key], atol=1e-5), key
 
 
+def test_fine_tune_exports_the_trimmed_model(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    out = tmp_path / "artifacts"
+    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "3", "--learning-rate", "1e-2",
+                   "--keep-delta", "0.5")
+    assert result.returncode == 0, result.stderr[-3000:]
+    pretrained = pesos.load_whisper(str(tiny_whisper_pt)).state_dict()
+    trained = pesos.load_whisper(str(out / "last.ckpt")).state_dict()
+    exported = pesos.load_whisper(str(out / "modelo-ultimo.pt")).state_dict()
+    name = "decoder.blocks.0.mlp.0.weight"
+    moved = trained[name] != pretrained[name]
+    kept = exported[name] != pretrained[name]
+    assert moved.float().mean() > 0.9, "training did not move the decoder"
+    assert abs(kept.float().mean().item() - 0.5) < 0.02
+    assert torch.equal(exported[name][kept], trained[name][kept])
+    assert torch.equal(exported["encoder.conv1.weight"], pretrained["encoder.conv1.weight"])  # frozen: untouched
+
+
 def test_merge_weight_outside_0_1_is_a_spanish_error(tmp_path):
     result = run(["fine_tune.py", "--merge-pretrained", "1.5", "--data-dir", str(tmp_path)])
     assert result.returncode == 2
     assert "--merge-pretrained tiene que estar entre 0 y 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_keep_delta_outside_0_1_is_a_spanish_error(tmp_path):
+    result = run(["fine_tune.py", "--keep-delta", "0", "--data-dir", str(tmp_path)])
+    assert result.returncode == 2
+    assert "--keep-delta tiene que ser mayor que 0" in result.stderr and "Traceback" not in result.stderr
