@@ -55,9 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "a voces nuevas; 0: solo el decoder, lo más rápido)")
     parser.add_argument("--distill-weight", type=float, default=0.0,
                         help="contra el olvido: peso del KL hacia el decoder preentrenado (ver README)")
-    parser.add_argument("--merge-pretrained", type=float, default=0.3,
-                        help="contra el olvido: fracción de los pesos preentrenados mezclada en el modelo exportado "
-                             "(WiSE-FT; ver README)")
+    parser.add_argument("--keep-delta", type=float, default=0.2,
+                        help="contra el olvido: fracción de los cambios de cada tensor (los más grandes) que quedan en "
+                             "el modelo exportado; el resto vuelve al preentrenado (TIES; ver README)")
+    parser.add_argument("--merge-pretrained", type=float, default=0.0,
+                        help="contra el olvido: fracción de los pesos preentrenados mezclada en el modelo exportado, "
+                             "después de --keep-delta (WiSE-FT; ver README)")
     parser.add_argument("--seed", type=int, default=0, help="semilla")
     parser.add_argument("--habla-real", default=None, metavar="DIR",
                         help="carpeta con manifest.tsv de habla real (p. ej. ../shared/audio/real_es) para medir "
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--pack-seconds", str(args.pack_seconds),
                     "--train-encoder-blocks", str(args.train_encoder_blocks),
                     "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0",
-                    "--distill-weight", str(args.distill_weight), "--merge-pretrained", str(args.merge_pretrained),
+                    "--distill-weight", str(args.distill_weight), "--keep-delta", str(args.keep_delta),
+                    "--merge-pretrained", str(args.merge_pretrained),
                     *budget])
 
     # The last model, not the best by validation WER: the bounded run stops mid-epoch with the learning
