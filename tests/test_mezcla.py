@@ -85,3 +85,35 @@ def test_keep_delta_outside_0_1_is_a_spanish_error(tmp_path):
     result = run(["fine_tune.py", "--keep-delta", "0", "--data-dir", str(tmp_path)])
     assert result.returncode == 2
     assert "--keep-delta tiene que ser mayor que 0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_exportar_trims_and_mixes_a_checkpoint_afterwards(tmp_path):
+    trained_pt = pesos.save_whisper(make_tiny_whisper(seed=1), tmp_path / "afinado.pt")
+    pretrained_pt = pesos.save_whisper(make_tiny_whisper(seed=2), tmp_path / "pre.pt")
+    out = tmp_path / "recortado.pt"
+    result = run(["exportar.py", "--checkpoint", str(trained_pt), "--to", "openai", "--out", str(out),
+                  "--preentrenado", str(pretrained_pt), "--keep-delta", "0.5", "--merge-pretrained", "0.5"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--keep-delta 0.5, --merge-pretrained 0.5" in result.stdout
+    trained = pesos.load_whisper(str(trained_pt)).state_dict()
+    pretrained = pesos.load_whisper(str(pretrained_pt)).state_dict()
+    exported = pesos.load_whisper(str(out)).state_dict()
+    name = "decoder.blocks.0.mlp.0.weight"
+    kept = exported[name] != pretrained[name]
+    assert abs(kept.float().mean().item() - 0.5) < 0.02
+    expected = 0.5 * trained[name][kept] + 0.5 * pretrained[name][kept]
+    assert torch.allclose(exported[name][kept], expected, atol=1e-6)
+
+
+def test_exportar_remedy_errors_are_spanish_and_all_at_once(tmp_path, tiny_whisper_pt):
+    result = run(["exportar.py", "--checkpoint", str(tiny_whisper_pt), "--to", "openai", "--out", str(tmp_path / "x.pt"),
+                  "--keep-delta", "0", "--merge-pretrained", "2"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--keep-delta 0: tiene que ser mayor que 0" in result.stderr
+    assert "--merge-pretrained 2: tiene que estar entre 0 y 1" in result.stderr
+    # A pretrained model of another shape: named, with what to do, and nothing written.
+    result = run(["exportar.py", "--checkpoint", str(tiny_whisper_pt), "--to", "openai", "--out", str(tmp_path / "x.pt"),
+                  "--keep-delta", "0.5", "--preentrenado", "base"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--preentrenado base no tiene la forma" in result.stderr and "--model-name" in result.stderr
+    assert not (tmp_path / "x.pt").exists()
