@@ -59,3 +59,9 @@ def test_demo_refuses_a_negative_time_budget_before_any_work(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5"], timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--minutos -5: tiene que ser positivo" in result.stderr and not (tmp_path / "datos").exists()
+
+
+def test_demo_refuses_a_bad_trim_before_any_work(tmp_path):
+    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--keep-delta", "1.5"], timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--keep-delta 1.5: tiene que ser mayor que 0" in result.stderr and not (tmp_path / "datos").exists()
