@@ -40,16 +40,20 @@ def test_trim_keeps_only_the_largest_changes_of_each_tensor():
     assert checked > 10
 
 
-def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, tiny_whisper_pt, tmp_path):
+def _train_and_export(synth_dir, tiny_whisper_pt, tmp_path, *remedy: str) -> tuple[dict, dict, dict]:
+    """fine_tune.py for real, a few steps with a remedy at export: (pretrained, last.ckpt, modelo-ultimo.pt) weights."""
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
     out = tmp_path / "artifacts"
-    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "4", "--learning-rate", "1e-2",
-                   "--merge-pretrained", "0.5")
+    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "3", "--learning-rate", "1e-2",
+                   *remedy)
     assert result.returncode == 0, result.stderr[-3000:]
-    pretrained = pesos.load_whisper(str(tiny_whisper_pt)).state_dict()
-    trained = pesos.load_whisper(str(out / "last.ckpt")).state_dict()
-    exported = pesos.load_whisper(str(out / "modelo-ultimo.pt")).state_dict()
+    return tuple(pesos.load_whisper(str(path)).state_dict()
+                 for path in (tiny_whisper_pt, out / "last.ckpt", out / "modelo-ultimo.pt"))
+
+
+def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, tiny_whisper_pt, tmp_path):
+    pretrained, trained, exported = _train_and_export(synth_dir, tiny_whisper_pt, tmp_path, "--merge-pretrained", "0.5")
     name = "decoder.blocks.0.mlp.0.weight"
     assert not torch.allclose(trained[name], pretrained[name]), "training did not move the decoder"
     for key, tensor in exported.items():
@@ -57,15 +61,7 @@ def test_fine_tune_exports_the_mix_and_keeps_checkpoints_as_trained(synth_dir, t
 
 
 def test_fine_tune_exports_the_trimmed_model(synth_dir, tiny_whisper_pt, tmp_path):
-    data = tmp_path / "datos"
-    shutil.copytree(synth_dir, data)
-    out = tmp_path / "artifacts"
-    result = train(data, tiny_whisper_pt, tmp_path, "--val-decode-max", "1", "--max-steps", "3", "--learning-rate", "1e-2",
-                   "--keep-delta", "0.5")
-    assert result.returncode == 0, result.stderr[-3000:]
-    pretrained = pesos.load_whisper(str(tiny_whisper_pt)).state_dict()
-    trained = pesos.load_whisper(str(out / "last.ckpt")).state_dict()
-    exported = pesos.load_whisper(str(out / "modelo-ultimo.pt")).state_dict()
+    pretrained, trained, exported = _train_and_export(synth_dir, tiny_whisper_pt, tmp_path, "--keep-delta", "0.5")
     name = "decoder.blocks.0.mlp.0.weight"
     moved = trained[name] != pretrained[name]
     kept = exported[name] != pretrained[name]
