@@ -21,6 +21,16 @@ _ERRORS_ES = [
 ]
 
 
+def remedy_problems(keep_delta: float, merge_pretrained: float) -> list[str]:
+    """Out-of-range values of the export-time remedies against forgetting, in Spanish (empty: all fine)."""
+    problems = []
+    if not 0 < keep_delta <= 1:
+        problems.append(f"--keep-delta {keep_delta:g}: tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)")
+    if not 0 <= merge_pretrained <= 1:
+        problems.append(f"--merge-pretrained {merge_pretrained:g}: tiene que estar entre 0 y 1")
+    return problems
+
+
 class SpanishHelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks, says "uso:" and adds "(por defecto: X)" where useful."""
 

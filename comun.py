@@ -510,11 +510,18 @@ def trim_to_pretrained(model: whisper.model.Whisper, pretrained: whisper.model.W
         if not tensor.is_floating_point():
             continue
         start = reference[name].to(tensor.device, tensor.dtype)
-        delta = (tensor - start).abs().flatten().float()  # frozen tensors: all zero, nothing to trim
-        if delta.numel() < 10 or not delta.any():  # scalars and tiny tensors: too few entries to rank
+        moved = (tensor - start).abs()  # frozen tensors: all zero, nothing to trim
+        if moved.numel() < 10 or not moved.any():  # scalars and tiny tensors: too few entries to rank
             continue
-        threshold = delta.kthvalue(max(1, int(delta.numel() * (1 - keep)))).values
-        tensor.copy_(torch.where((tensor - start).abs() >= threshold, tensor, start))
+        threshold = moved.flatten().float().kthvalue(max(1, int(moved.numel() * (1 - keep)))).values
+        tensor.copy_(torch.where(moved >= threshold, tensor, start))
+
+
+def against_forgetting(model: whisper.model.Whisper, pretrained: whisper.model.Whisper, keep_delta: float,
+                       merge_pretrained: float) -> None:
+    """In place, the export-time remedies in their one order (fine_tune.py and exportar.py): trim, then mix."""
+    trim_to_pretrained(model, pretrained, keep_delta)
+    merge_with_pretrained(model, pretrained, merge_pretrained)
 
 
 def apply_freeze_policy(model: whisper.model.Whisper, policy: str, train_encoder_blocks: int = 0) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import fine_tune
 import ref_test
 import sintetico
-from cli import SpanishParser
+from cli import SpanishParser, remedy_problems
 
 TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
 TARGET_SLOTS = 0.8  # all three slots right, from audio
@@ -78,10 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.minutos < 0:
         parser.error(f"--minutos {args.minutos:g}: tiene que ser positivo (o 0 para entrenar siempre --max-steps).")
-    if not 0 < args.keep_delta <= 1:
-        parser.error(f"--keep-delta {args.keep_delta:g}: tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios).")
-    if not 0 <= args.merge_pretrained <= 1:
-        parser.error(f"--merge-pretrained {args.merge_pretrained:g}: tiene que estar entre 0 y 1.")
+    problems = remedy_problems(args.keep_delta, args.merge_pretrained)
+    if problems:
+        parser.error("\n".join(problems))
     if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():  # before 20 min of work, not after
         parser.error(f"--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST} (filename, transcript). "
                      "Usá una carpeta como ../shared/audio/real_es, o sacá la opción.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cli import SpanishParser
+from cli import SpanishParser, remedy_problems
 
 TARGETS = ("ctranslate2", "openai")
 
@@ -55,10 +55,7 @@ def _check(parser: SpanishParser, args) -> None:
     if args.to == "openai" and Path(args.out).is_dir():
         problems.append(f"--out {args.out} es una carpeta: con --to openai indicá un archivo, por ejemplo "
                         f"{Path(args.out) / 'modelo.pt'}")
-    if not 0 < args.keep_delta <= 1:
-        problems.append(f"--keep-delta {args.keep_delta:g}: tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)")
-    if not 0 <= args.merge_pretrained <= 1:
-        problems.append(f"--merge-pretrained {args.merge_pretrained:g}: tiene que estar entre 0 y 1")
+    problems += remedy_problems(args.keep_delta, args.merge_pretrained)
     if problems:
         parser.error("\n".join(problems))
 
@@ -80,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             path = pesos.save_whisper(model, out)
         else:
             path = pesos.save_ct2_dir(model, out, args.quantization)
-    except (pesos.WeightsError, ValueError) as e:
+    except pesos.WeightsError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # e.g. no space or no permission where --out points
@@ -98,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _against_forgetting(model, pretrained, args) -> None:
     import comun
+    import pesos
 
     if model.dims != pretrained.dims:
-        raise ValueError(f"--preentrenado {args.preentrenado} no tiene la forma de {args.checkpoint} "
+        raise pesos.WeightsError(f"--preentrenado {args.preentrenado} no tiene la forma de {args.checkpoint} "
                          f"({pretrained.dims.n_text_layer} contra {model.dims.n_text_layer} capas de decoder, "
                          f"{pretrained.dims.n_text_state} contra {model.dims.n_text_state} de ancho): indicá el "
                          "modelo del que partió el entrenamiento (el --model-name de fine_tune.py).")
-    comun.trim_to_pretrained(model, pretrained, args.keep_delta)
-    comun.merge_with_pretrained(model, pretrained, args.merge_pretrained)
+    comun.against_forgetting(model, pretrained, args.keep_delta, args.merge_pretrained)
     print(f"Contra el olvido: --keep-delta {args.keep_delta:g}, --merge-pretrained {args.merge_pretrained:g} "
           f"respecto de {args.preentrenado}.")
 

@@ -36,10 +36,9 @@ from comun import (
     SpeechDataset,
     WhisperDataCollatorWithPadding,
     WhisperModelModule,
+    against_forgetting,
     frozen_encoder_blocks,
     has_native_bf16,
-    merge_with_pretrained,
-    trim_to_pretrained,
 )
 from muestreo import LengthGroupedSampler
 
@@ -82,7 +81,7 @@ HELP = {
     "merge_pretrained": "contra el olvido: fracción de los pesos preentrenados mezclada en los modelos exportados "
                         "(.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); los .ckpt quedan sin mezclar",
     "keep_delta": "contra el olvido: fracción de los cambios de cada tensor que quedan en los modelos exportados "
-                  "(.pt), los más grandes; el resto vuelve al preentrenado (TIES). 1 = todos, 0.35 = la demo; se "
+                  "(.pt), los más grandes; el resto vuelve al preentrenado (TIES). 1 = todos, 0.2 = la demo; se "
                   "aplica antes de --merge-pretrained y los .ckpt quedan como se entrenaron",
     "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
     "pack_seconds": "junta respuestas de entrenamiento del mismo hablante en ventanas de hasta S segundos (máx. 30; "
@@ -391,8 +390,7 @@ def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> d
     for name, model in models.items():
         if pretrained is not None:
             model = copy.deepcopy(model)
-            trim_to_pretrained(model, pretrained, config.keep_delta)
-            merge_with_pretrained(model, pretrained, config.merge_pretrained)
+            against_forgetting(model, pretrained, config.keep_delta, config.merge_pretrained)
         exported[name] = pesos.save_whisper(model, artifacts / f"modelo-{name}.pt")
     return exported
 
