@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--merge-pretrained", type=float, default=0.0,
                         help="contra el olvido: fracción de los pesos preentrenados mezclada en el modelo exportado, "
                              "después de --keep-delta (WiSE-FT; ver README)")
+    parser.add_argument("--beam-size", type=int, default=1, metavar="N",
+                        help="búsqueda en haz al evaluar los dos modelos (por defecto 1, greedy: con 5, como ref_test.py, "
+                             "cada evaluación tarda el doble y el tope de tiempo deja menos pasos de entrenamiento)")
     parser.add_argument("--seed", type=int, default=0, help="semilla")
     parser.add_argument("--habla-real", default=None, metavar="DIR",
                         help="carpeta con manifest.tsv de habla real (p. ej. ../shared/audio/real_es) para medir "
@@ -76,14 +79,17 @@ def step(title: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.minutos < 0:
-        parser.error(f"--minutos {args.minutos:g}: tiene que ser positivo (o 0 para entrenar siempre --max-steps).")
+    # Every problem at once, before 20 min of work rather than after.
     problems = remedy_problems(args.keep_delta, args.merge_pretrained)
+    if args.beam_size < 1:
+        problems.append(f"--beam-size {args.beam_size}: tiene que ser 1 (greedy) o más.")
+    if args.minutos < 0:
+        problems.append(f"--minutos {args.minutos:g}: tiene que ser positivo (o 0 para entrenar siempre --max-steps).")
+    if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():
+        problems.append(f"--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST} (filename, transcript). "
+                        "Usá una carpeta como ../shared/audio/real_es, o sacá la opción.")
     if problems:
         parser.error("\n".join(problems))
-    if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():  # before 20 min of work, not after
-        parser.error(f"--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST} (filename, transcript). "
-                     "Usá una carpeta como ../shared/audio/real_es, o sacá la opción.")
     data, artifacts = Path(args.datos), Path(args.artifacts_dir)
     train_dir, test_dir = data / "entrenamiento", data / "prueba"
     started = time.perf_counter()
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--voices", "evaluacion", "--fraseo", "evaluacion"])
 
     base_started = step("2/4 ref_test del preentrenado: voces y formulaciones nuevas")
-    baseline = ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base")
+    baseline = ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base", beam_size=args.beam_size)
     base_minutes = (time.perf_counter() - base_started) / 60
 
     blocks = f" + {args.train_encoder_blocks} bloques de arriba del encoder" if args.train_encoder_blocks else ""
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     # rate decayed to 0, after the last validation, so "mejor" could only be an earlier, unannealed epoch.
     model_path = str(artifacts / "modelo-ultimo.pt")
     step("4/4 ref_test del afinado, lado a lado con el preentrenado")
-    report = ref_test.evaluate(ref_test.load_model(model_path), test_dir, model_name=model_path)
+    report = ref_test.evaluate(ref_test.load_model(model_path), test_dir, model_name=model_path, beam_size=args.beam_size)
     ref_test.attach_baseline(report, baseline)
     paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
     print(ref_test.format_table(report))
@@ -129,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     forgetting = None
     if args.habla_real:
         step(f"Olvido: habla real ({args.habla_real}), afinado vs. preentrenado")
-        real = ref_test.evaluate(ref_test.load_model(model_path), args.habla_real, model_name=model_path)
-        ref_test.attach_baseline(real, ref_test.evaluate(ref_test.load_model("base"), args.habla_real, model_name="base"))
+        real = ref_test.evaluate(ref_test.load_model(model_path), args.habla_real, model_name=model_path, beam_size=args.beam_size)
+        ref_test.attach_baseline(real, ref_test.evaluate(ref_test.load_model("base"), args.habla_real, model_name="base", beam_size=args.beam_size))
         ref_test.write_outputs(real, artifacts / "olvido.json")
         forgetting = real["wer"] - real["baseline"]["wer"]
 

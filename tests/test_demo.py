@@ -55,13 +55,11 @@ def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
     assert expected in result.stdout, result.stdout + result.stderr
 
 
-def test_demo_refuses_a_negative_time_budget_before_any_work(tmp_path):
-    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5"], timeout=120)
+def test_demo_reports_every_bad_option_at_once_before_any_work(tmp_path):
+    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5", "--keep-delta", "1.5",
+                  "--beam-size", "0"], timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "--minutos -5: tiene que ser positivo" in result.stderr and not (tmp_path / "datos").exists()
-
-
-def test_demo_refuses_a_bad_trim_before_any_work(tmp_path):
-    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--keep-delta", "1.5"], timeout=120)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "--keep-delta 1.5: tiene que ser mayor que 0" in result.stderr and not (tmp_path / "datos").exists()
+    for message in ("--minutos -5: tiene que ser positivo", "--keep-delta 1.5: tiene que ser mayor que 0",
+                    "--beam-size 0: tiene que ser 1 (greedy) o más"):
+        assert message in result.stderr, result.stderr
+    assert not (tmp_path / "datos").exists()

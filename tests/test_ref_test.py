@@ -79,7 +79,8 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
     out = tmp_path / "informe" / "r.json"
     result = _ref_test(quiet_tiny_pt, data, out, "--compare-with", "base", "--limit", "3", "--batch-size", "3")
     assert result.returncode == 0, result.stderr[-3000:]
-    # the defaults: numbers any machine gets, and the plate's grammar on
+    # the defaults: beam search as the whisper command, numbers any machine gets, and the plate's grammar on
+    assert "Decodificación con búsqueda en haz de 5 (--beam-size 5; 1: greedy)" in result.stdout
     assert "Decodificación en fp32 (--precision fp32), con la gramática de la patente" in result.stdout
     assert "no tiene particion.tsv" in result.stdout and "1 por audio faltante" in result.stdout
     assert "WER (normalizado)" in result.stdout and "diferencia" in result.stdout and "Las tres (audio)" in result.stdout
@@ -105,8 +106,10 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
 def test_ctranslate2_engine_through_the_command(synth_dir, quiet_tiny_pt, tmp_path):
     ct2 = pesos.save_ct2_dir(pesos.load_whisper(quiet_tiny_pt), tmp_path / "ct2", "int8")
     out = tmp_path / "r.json"
-    result = _ref_test(ct2, synth_dir, out, "--engine", "ctranslate2", "--limit", "2", "--batch-size", "2")
+    result = _ref_test(ct2, synth_dir, out, "--engine", "ctranslate2", "--limit", "2", "--batch-size", "2",
+                       "--beam-size", "1")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Decodificación greedy (--beam-size 1)." in result.stdout
     report = json.loads(out.read_text())
     _check_report_shape(report, with_baseline=False)
     assert report["n"] == 2 and report["model"] == f"{ct2} (ctranslate2)"
