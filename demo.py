@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--voices", "evaluacion", "--fraseo", "evaluacion"])
 
     base_started = step("2/4 ref_test del preentrenado: voces y formulaciones nuevas")
-    baseline = ref_test.evaluate(ref_test.load_model("base"), test_dir, model_name="base", beam_size=args.beam_size)
+    base = ref_test.load_model("base")  # loaded once: also the baseline on real speech at the end
+    baseline = ref_test.evaluate(base, test_dir, model_name="base", beam_size=args.beam_size)
     base_minutes = (time.perf_counter() - base_started) / 60
 
     blocks = f" + {args.train_encoder_blocks} bloques de arriba del encoder" if args.train_encoder_blocks else ""
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     # rate decayed to 0, after the last validation, so "mejor" could only be an earlier, unannealed epoch.
     model_path = str(artifacts / "modelo-ultimo.pt")
     step("4/4 ref_test del afinado, lado a lado con el preentrenado")
-    report = ref_test.evaluate(ref_test.load_model(model_path), test_dir, model_name=model_path, beam_size=args.beam_size)
+    tuned = ref_test.load_model(model_path)
+    report = ref_test.evaluate(tuned, test_dir, model_name=model_path, beam_size=args.beam_size)
     ref_test.attach_baseline(report, baseline)
     paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
     print(ref_test.format_table(report))
@@ -135,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     forgetting = None
     if args.habla_real:
         step(f"Olvido: habla real ({args.habla_real}), afinado vs. preentrenado")
-        real = ref_test.evaluate(ref_test.load_model(model_path), args.habla_real, model_name=model_path, beam_size=args.beam_size)
-        ref_test.attach_baseline(real, ref_test.evaluate(ref_test.load_model("base"), args.habla_real, model_name="base", beam_size=args.beam_size))
+        real = ref_test.evaluate(tuned, args.habla_real, model_name=model_path, beam_size=args.beam_size)
+        ref_test.attach_baseline(real, ref_test.evaluate(base, args.habla_real, model_name="base", beam_size=args.beam_size))
         ref_test.write_outputs(real, artifacts / "olvido.json")
         forgetting = real["wer"] - real["baseline"]["wer"]
 
