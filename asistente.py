@@ -1,7 +1,7 @@
 """The entry assistant on the command line: a scripted session of wavs, or the microphone.
 
-Each answer goes through the speech model (`motores`, either engine) and the entry dialogue
-(`dialogo`); the spot is assigned in the lot's SQLite file (`estacionamiento`). With `--json` the
+Each answer goes through the speech model (`modelo.motores`, either engine) and the entry dialogue
+(`dialogo`); the spot is assigned in the lot's SQLite file (`estacionamiento.lote`). With `--json` the
 last line printed is the ticket as JSON, or `{"staff": true, ...}` when the staff takes over.
 """
 
@@ -11,17 +11,15 @@ import datetime
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-import dialogo
-import estacionamiento
 from cli import SpanishParser
+from estacionamiento import dialogo, lote, voz
+from modelo import motores, pesos
+from modelo.audio import audio_problem, load_audio
+from texto.extraccion import extract
 
-SAMPLE_RATE = 16000
 DEFAULT_DB = "data/estacionamiento.db"
 
 
@@ -40,7 +38,7 @@ def build_parser() -> SpanishParser:
                     "  asistente.py --salida AB123CD")
     p.add_argument("--checkpoint", help="el modelo: un .ckpt o .pt afinado, un directorio CTranslate2 o un nombre "
                                         "oficial (base)")
-    p.add_argument("--engine", default="openai", choices=("openai", "ctranslate2"), help="qué biblioteca transcribe")
+    p.add_argument("--engine", default="openai", choices=motores.ENGINES, help="qué biblioteca transcribe")
     p.add_argument("--db", default=DEFAULT_DB, help="la base SQLite del estacionamiento (se crea si no existe)")
     p.add_argument("--lugares", type=int, default=20, help="lugares de una base nueva")
     p.add_argument("--techados", type=int, default=8, help="cuántos de esos lugares son techados")
@@ -65,13 +63,13 @@ def build_parser() -> SpanishParser:
 # --- the lot ---------------------------------------------------------------------------------------
 
 
-def open_lot(path: str, spots: int, covered: int) -> estacionamiento.Parking:
+def open_lot(path: str, spots: int, covered: int) -> lote.Parking:
     """The lot's database; a new file gets `spots` spots, `covered` of them covered."""
     try:
-        parking = estacionamiento.Parking(path)
+        parking = lote.Parking(path)
         if parking.ensure_spots(spots, covered):
             print(f"Base nueva {path}: {spots} lugares ({covered} techados).", flush=True)
-    except estacionamiento.ParkingError as e:
+    except lote.ParkingError as e:
         raise UsageError(f"{path}: {e}") from None
     except (OSError, sqlite3.Error) as e:
         raise UsageError(f"{path}: no se pudo abrir la base del estacionamiento ({e}).") from None
@@ -79,15 +77,13 @@ def open_lot(path: str, spots: int, covered: int) -> estacionamiento.Parking:
 
 
 def plate_arg(text: str) -> str:
-    from extraccion import extract
-
     plate = extract(text).plate
     if plate is None:
         raise UsageError(f"{text!r} no es una patente válida (por ejemplo AB123CD o ABC123).")
     return plate
 
 
-def admin(args, parking: estacionamiento.Parking) -> None:
+def admin(args, parking: lote.Parking) -> None:
     now = datetime.datetime.now()
     try:
         if args.salida:
@@ -104,7 +100,7 @@ def admin(args, parking: estacionamiento.Parking) -> None:
         res = parking.reserve(plate, until, args.reserva_techado, now)
         kind = "techado" if res.covered else "descubierto"
         print(f"Reserva: {dialogo.format_plate(plate)}, lugar {res.spot} ({kind}) hasta las {res.until:%H:%M}.")
-    except estacionamiento.ParkingError as e:
+    except lote.ParkingError as e:
         raise UsageError(str(e)[0].upper() + str(e)[1:]) from None
 
 
@@ -113,66 +109,18 @@ def admin(args, parking: estacionamiento.Parking) -> None:
 
 def check_wavs(paths: list[str]) -> None:
     """Every answer readable before the slow model load; a bad file is named, not a traceback later."""
-    import comun
-
     for path in paths:
-        problem = comun.audio_problem(Path(path))
+        problem = audio_problem(Path(path))
         if problem:
             raise UsageError(f"{path}: {problem}. Pasá wavs (o flac) de hasta 30 s, uno por respuesta.")
 
 
 def load_engine(checkpoint: str, engine: str):
-    import motores
-    import pesos
-
     print(f"Cargando el modelo {checkpoint} (motor {engine})…", flush=True)
     try:
         return motores.load_engine(checkpoint, engine)
     except (pesos.WeightsError, ValueError, OSError) as e:
         raise UsageError(f"--checkpoint {checkpoint} (--engine {engine}): {e}") from None
-
-
-class Endpointer:
-    """Where an utterance ends in a live stream: speech is energy above the noise floor measured in the
-    first chunks; the answer ends after `silence_s` of quiet following speech, or at `max_s`.
-
-    Hand-written because it is a dozen lines and a VAD library (webrtcvad, silero) would add a
-    compiled dependency or a model download for a kiosk that only needs start and end of one answer.
-    """
-
-    def __init__(self, rate: int = SAMPLE_RATE, silence_s: float = 0.8, max_s: float = 12.0, noise_chunks: int = 3):
-        self.rate, self.silence_s, self.max_s, self.noise_chunks = rate, silence_s, max_s, noise_chunks
-        self.chunks: list[np.ndarray] = []
-        self.noise: list[float] = []
-        self.heard = False
-        self.quiet_s = 0.0
-
-    def feed(self, chunk: np.ndarray) -> bool:
-        """Adds one chunk of float32 samples; True when the answer is over."""
-        self.chunks.append(chunk)
-        level = float(np.sqrt(np.mean(chunk ** 2))) if len(chunk) else 0.0
-        if len(self.noise) < self.noise_chunks:
-            self.noise.append(level)
-            return False
-        loud = level > max(0.01, 3 * float(np.median(self.noise)))
-        self.heard = self.heard or loud
-        self.quiet_s = 0.0 if loud else self.quiet_s + len(chunk) / self.rate
-        total_s = sum(len(c) for c in self.chunks) / self.rate
-        return (self.heard and self.quiet_s >= self.silence_s) or total_s >= self.max_s
-
-    def audio(self) -> np.ndarray:
-        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
-
-
-def record_answer() -> np.ndarray:
-    import sounddevice as sd
-
-    ender = Endpointer()
-    with sd.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=SAMPLE_RATE // 10) as stream:
-        while True:
-            chunk, _ = stream.read(SAMPLE_RATE // 10)
-            if ender.feed(chunk[:, 0]):
-                return ender.audio()
 
 
 def check_microphone() -> None:
@@ -186,18 +134,10 @@ def check_microphone() -> None:
                          f"(`sudo apt-get install libportaudio2`) ({e}).") from None
 
 
-def speak(text: str) -> None:
-    # espeak-ng plays the audio itself; a machine without speakers only loses the voice, not the session.
-    subprocess.run(["espeak-ng", "-v", dialogo.VOICE, "-s", "160", text], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 # --- the session -----------------------------------------------------------------------------------
 
 
-def session(args, parking: estacionamiento.Parking) -> dict:
-    import comun
-
+def session(args, parking: lote.Parking) -> dict:
     engine = load_engine(args.checkpoint, args.engine)
     dialogue = dialogo.Dialogue(parking, max_failures=args.intentos)
     turn = dialogue.start()
@@ -206,14 +146,14 @@ def session(args, parking: estacionamiento.Parking) -> dict:
     while True:
         print(f"Asistente: {turn.text}", flush=True)
         if args.hablar:
-            speak(turn.speech)
+            voz.speak(turn.speech)
         if turn.done:
             break
         if args.microfono:
             print("(te escucho…)", flush=True)
-            audio, source = record_answer(), "micrófono"
+            audio, source = voz.record_answer(), "micrófono"
         elif used < len(answers):
-            audio, source = comun.load_audio(answers[used]), answers[used]
+            audio, source = load_audio(answers[used]), answers[used]
             used += 1
         else:
             raise UsageError(f"se acabaron las respuestas ({len(answers)} wavs) antes de terminar el diálogo; "

@@ -25,13 +25,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+import whisper
+from faster_whisper import WhisperModel
 
-import datos
-import motores
 from cli import SpanishParser
-
-# torch, whisper and the modules built on them (~5 s to import) are imported where they are used, so
-# --help and option errors answer at once.
+from comun import Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule, parameter_groups
+from corpus import datos, sintetico
+from entrenamiento.cache_encoder import EncoderCache
+from modelo import motores, pesos
+from modelo.audio import SAMPLE_RATE, load_audio
+from modelo.precision import cpu_threads
 
 CLIP_SECONDS = 5
 
@@ -56,12 +60,10 @@ def build_parser() -> SpanishParser:
 
 def five_second_clips(data_dir: Path, n: int) -> list[np.ndarray]:
     """The first n clips of the data dir, each padded with silence or cut to exactly 5 s."""
-    import comun
-
-    length = CLIP_SECONDS * comun.SAMPLE_RATE
+    length = CLIP_SECONDS * SAMPLE_RATE
     clips = []
     for utt_id in list(datos.read_transcripts(data_dir))[:n]:
-        audio = comun.load_audio(datos.audio_path(data_dir, utt_id))[:length]
+        audio = load_audio(datos.audio_path(data_dir, utt_id))[:length]
         clips.append(np.pad(audio, (0, length - len(audio))))
     return clips
 
@@ -84,19 +86,14 @@ def seconds_per_clip_batched(engine, clips: list[np.ndarray], batch_size: int) -
 
 
 def inference(model, args, data_dir: Path, work: Path) -> dict:
-    import whisper
-    from faster_whisper import WhisperModel
-
-    import pesos
-
     clips = five_second_clips(data_dir, args.n_clips)
     started = time.perf_counter()
     ct2_dir = pesos.save_ct2_dir(model, work / "ct2_int8", "int8")
     export_s = time.perf_counter() - started
-    faster = WhisperModel(str(ct2_dir), device="cpu", compute_type="int8", cpu_threads=motores.cpu_threads())
+    faster = WhisperModel(str(ct2_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads())
     # float32 on a float16 export: the same transcripts as openai-whisper, for the cost of int8's speed.
     exact = WhisperModel(str(pesos.save_ct2_dir(model, work / "ct2_float16", "float16")), device="cpu",
-                         compute_type="float32", cpu_threads=motores.cpu_threads())
+                         compute_type="float32", cpu_threads=cpu_threads())
 
     def openai_transcribe(clip):  # openai-whisper's defaults (greedy, temperature fallback), language fixed
         return whisper.transcribe(model, clip, language="es", fp16=False, verbose=None)["text"]
@@ -120,7 +117,7 @@ def inference(model, args, data_dir: Path, work: Path) -> dict:
     return {"inference_ratio": s["openai_transcribe"] / s["faster_whisper_int8_transcribe"],
             "inference": {"n_clips": len(clips), "clip_seconds": CLIP_SECONDS, "batch_size": args.batch_size,
                           "s_per_clip": s, "ratio_vs_openai_transcribe": {k: s["openai_transcribe"] / v for k, v in s.items()},
-                          "export_int8_s": export_s, "ct2_threads": motores.cpu_threads()}}
+                          "export_int8_s": export_s, "ct2_threads": cpu_threads()}}
 
 
 INFERENCE_LABELS = {
@@ -149,11 +146,7 @@ def print_inference(report: dict) -> None:
 
 def samples_per_second(module, batches: list[dict]) -> float:
     """Real training steps (forward, backward, AdamW) over `batches`; the first one is warm-up, not timed."""
-    import torch
-
-    import comun
-
-    optimizer = torch.optim.AdamW(comun.parameter_groups(module.model, 0.0), lr=1e-6)
+    optimizer = torch.optim.AdamW(parameter_groups(module.model, 0.0), lr=1e-6)
     module.train()
     started, samples = None, 0
     for index, batch in enumerate(batches):
@@ -169,14 +162,11 @@ def samples_per_second(module, batches: list[dict]) -> float:
 
 
 def training(model, args, data_dir: Path, work: Path) -> dict:
-    import comun
-    from cache_encoder import EncoderCache
-
-    module = comun.WhisperModelModule(comun.Config(model_name=args.model_name, data_dir=str(data_dir)), model=model)
+    module = WhisperModelModule(Config(model_name=args.model_name, data_dir=str(data_dir)), model=model)
     texts = datos.read_transcripts(data_dir)
     everything = {utt_id: "train" for utt_id in list(texts)[: args.n_clips]}
-    dataset = comun.SpeechDataset(data_dir, "train", module.tokenizer, model.dims.n_mels, split_map=everything)
-    collate = comun.WhisperDataCollatorWithPadding(module.tokenizer.eot)
+    dataset = SpeechDataset(data_dir, "train", module.tokenizer, model.dims.n_mels, split_map=everything)
+    collate = WhisperDataCollatorWithPadding(module.tokenizer.eot)
     n_batches = min(args.steps + 1, len(dataset) // args.batch_size)
 
     def batches() -> list[dict]:
@@ -219,19 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("--n-clips debe ser al menos 1")
     if args.solo != "inferencia" and args.n_clips < args.batch_size * 2:
         build_parser().error(f"--n-clips debe ser al menos 2 × --batch-size ({2 * args.batch_size})")
-    import torch
-
-    import pesos
-    import sintetico
-
     with tempfile.TemporaryDirectory(prefix="bench_") as name:
         work = Path(name)
         data_dir = Path(args.data_dir) if args.data_dir else work / "datos"
-        if args.data_dir is None:
-            sintetico.main(["--out", str(data_dir), "--n", str(args.n_clips), "--seed", "0", "--sin-progreso"])
         try:
+            if args.data_dir is None:
+                sintetico.make_corpus(data_dir, args.n_clips, seed=0, progress=False)
             model = pesos.load_whisper(args.model_name)
-        except pesos.WeightsError as e:
+        except (sintetico.SynthesisError, pesos.WeightsError) as e:
             print(f"Error: {e}", file=sys.stderr)
             return 1
         report = {"model": args.model_name, "device": "cpu", "threads": torch.get_num_threads()}

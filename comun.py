@@ -1,350 +1,171 @@
-"""What training and evaluation share: Config, audio loading, the dataset, the collator, the model module.
+"""What training needs beside the loop: Config, the dataset, the collator and the Lightning module.
 
 Data flow (shapes where tensors cross functions):
-  wav --load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 3000)
+  wav --modelo.audio.load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 3000)
   text --tokenize--> dec_input (T,) = SOT sequence + text tokens; labels (T,) = dec_input[1:] + EOT
-  batch: mel (B, n_mels, 3000), dec_input (B, T) padded with EOT, labels (B, T) padded with -100
+  batch: mel (B, n_mels, 3000) or cached features (B, 1500, d), dec_input (B, T) padded with EOT,
+         labels (B, T) padded with -100
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import dataclasses
-import functools
-import hashlib
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytorch_lightning as pl
 import soundfile as sf
-import soxr
 import torch
 import torch.nn.functional as F
 import whisper
 from torch.utils.data import Dataset
-from whisper.audio import CHUNK_LENGTH, N_SAMPLES, SAMPLE_RATE
-from whisper.normalizers import BasicTextNormalizer
+from whisper.audio import CHUNK_LENGTH, SAMPLE_RATE
 
-import aumentos
-import datos
-import empaquetado
-import extraccion
-import gramatica
-import numeros
-import pesos
+from cli import option
+from corpus import datos
+from entrenamiento import aumentos, empaquetado
+from entrenamiento.cache_encoder import encode_prefix, encode_suffix
+from modelo import pesos
+from modelo.audio import audio_problem, log_mel
+from modelo.decodificacion import get_tokenizer, transcribe_batch
+from texto import letras
+from texto.metricas import error_rates
 
 FREEZE_POLICIES = ("encoder", "conv", "none")
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")  # Lightning's, and auto
 
 
 @dataclass
 class Config:
-    """Every hyper-parameter, path and policy of a run; saved with every checkpoint."""
+    """Every hyper-parameter, path and policy of a run; saved with every checkpoint.
+
+    Each field carries its Spanish help: fine_tune.py builds its command line from these fields
+    (`--learning-rate` for learning_rate), so a default and its help are written once, here.
+    """
 
     # Names of the original design.
-    learning_rate: float = 1e-5  # 5e-4 (the original) diverges and erases what base knew; see README
-    weight_decay: float = 0.01
-    adam_epsilon: float = 1e-8
-    warmup_steps: int = -1  # -1: a tenth of the total optimizer steps
-    batch_size: int = 8
-    num_worker: int = 2
-    num_train_epochs: int = 10
-    gradient_accumulation_steps: int = 1
-    sample_rate: int = SAMPLE_RATE
+    learning_rate: float = option(1e-5, "tasa de aprendizaje máxima de AdamW")  # 5e-4 (the original) diverges
+    weight_decay: float = option(0.01, "weight decay de AdamW (no se aplica a biases ni LayerNorm)")
+    adam_epsilon: float = option(1e-8, "epsilon de AdamW")
+    warmup_steps: int = option(-1, "pasos de calentamiento lineal (-1: un décimo del total)")
+    batch_size: int = option(8, "ejemplos por lote")
+    num_worker: int = option(2, "procesos que cargan audio")
+    num_train_epochs: int = option(10, "épocas de entrenamiento")
+    gradient_accumulation_steps: int = option(1, "lotes acumulados por paso del optimizador")
+    sample_rate: int = option(SAMPLE_RATE, "frecuencia de muestreo del audio (Whisper usa 16000)")
     # Added.
-    model_name: str = "base"
-    data_dir: str = "data"
-    artifacts_dir: str = "artifacts"
-    log_dir: str = "tensor_logs"
-    max_steps: int = -1  # -1: no limit, num_train_epochs decides
-    # Wall-clock budget for fit (encoder cache + steps), 0: none. After a few steps the step count is
-    # lowered to what fits, so a slow machine trains fewer steps but the schedule still ends at zero.
-    max_minutes: float = 0.0
-    seed: int = 1234
-    language: str = "es"
-    freeze: str = "encoder"  # encoder: whole encoder + token embedding; conv: conv front end + embedding
-    # With freeze=encoder: the top N encoder blocks (and ln_post) train too, adapting the acoustics to
-    # new voices; the cache then holds what enters them, so each step pays only for those N blocks.
-    train_encoder_blocks: int = 0
-    precision: str = "auto"  # auto: bf16-mixed or 16-mixed on CUDA, 32-true on CPU
-    gradient_clip_val: float = 1.0
-    cache_encoder: int = 1  # 1: encoder outputs computed once and kept on disk (only with --freeze encoder)
-    group_by_length: int = 1  # 1: training batches of similar token length (little decoder padding)
-    # Training answers of one speaker joined into windows of up to this many seconds (0: one per clip);
-    # see empaquetado.py. Validation is never packed.
-    pack_seconds: float = 0.0
+    model_name: str = option("base", "modelo inicial: nombre oficial (tiny, base, small…), .pt, .ckpt o directorio "
+                                     "CTranslate2")
+    data_dir: str = option("data", "data dir: audios/ + transcripciones.tsv (+ particion.tsv opcional)")
+    artifacts_dir: str = option("artifacts", "dónde guardar checkpoints y modelos exportados")
+    log_dir: str = option("tensor_logs", "dónde guardar los logs de TensorBoard")
+    max_steps: int = option(-1, "tope de pasos del optimizador (-1: sin tope)")
+    # After a few steps the step count is lowered to what fits, so a slow machine trains fewer steps but
+    # the schedule still ends at zero (fine_tune.TimeBudget).
+    max_minutes: float = option(0.0, "tope de tiempo en minutos para la caché del encoder y el entrenamiento (0: sin "
+                                     "tope). Tras unos pasos mide cuánto tarda cada uno y baja los pasos a los que "
+                                     "entran; la tasa de aprendizaje igual llega a 0 en el último")
+    seed: int = option(1234, "semilla (datos, partición e inicialización)")
+    language: str = option("es", "idioma de las transcripciones")
+    freeze: str = option("encoder", "qué se congela: encoder (todo el encoder + embedding de tokens), conv (solo el "
+                                    "frente convolucional + embedding), none")
+    # The cache then holds what enters the trained blocks, so each step pays only for those N blocks.
+    train_encoder_blocks: int = option(0, "con --freeze encoder: cuántos bloques de arriba del encoder se entrenan "
+                                          "también (0: ninguno). Adaptan la acústica a voces nuevas; la caché guarda "
+                                          "lo que entra a esos bloques")
+    precision: str = option("auto", "auto (bf16/16-mixed en CUDA; en CPU bf16-mixed si el procesador tiene bf16 "
+                                    "nativo, si no 32) o una precisión de Lightning (32-true, bf16-mixed, 16-mixed)")
+    gradient_clip_val: float = option(1.0, "recorte de la norma del gradiente (0: sin recorte)")
+    cache_encoder: int = option(1, "1: la salida del encoder congelado se calcula una vez y se guarda junto a los "
+                                   "datos; 0: se recalcula en cada paso")
+    group_by_length: int = option(1, "1: lotes de frases de largo parecido, con poco relleno en el decoder (otro "
+                                     "orden en cada época); 0: orden al azar")
+    # See entrenamiento/empaquetado.py. Validation is never packed.
+    pack_seconds: float = option(0.0, "junta respuestas de entrenamiento del mismo hablante en ventanas de hasta S "
+                                      "segundos (máx. 30; 0: una por audio). Whisper escucha siempre 30 s: con "
+                                      "respuestas cortas cada paso aprende de ~3 veces más frases por el mismo costo. "
+                                      "La validación nunca se junta")
     # Training-only augmentation (any of them turns the encoder cache off for training).
-    specaugment: int = 0  # 1: SpecAugment frequency and time masks on the log-mel
-    speed_perturb: str = ""  # "0.9,1.1": speed factor drawn uniformly in that range; "": off
-    noise_snr: float = 0.0  # white noise at this SNR in dB; 0: off
+    specaugment: int = option(0, "1: máscaras SpecAugment de frecuencia y de tiempo sobre el log-mel. Los aumentos "
+                                 "son solo para entrenamiento y cualquiera apaga ahí la caché del encoder")
+    speed_perturb: str = option("", "aumento: velocidad al azar entre MIN y MAX, p. ej. 0.9,1.1 (por defecto vacío: "
+                                    "sin cambio de velocidad)")
+    noise_snr: float = option(0.0, "aumento: ruido blanco con esta relación señal/ruido en dB, p. ej. 20 (0: sin ruido)")
     # Against forgetting (0 = off): KL towards the pretrained decoder's next-token distribution on the
     # same teacher-forced inputs, and an L2 pull of the trained weights towards their starting values.
-    distill_weight: float = 0.0
-    l2sp_weight: float = 0.0
-    # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): the exported models are
-    # (1 - w) * fine-tuned + w * pretrained. Most of the gain stays, most of what base knew comes back.
-    merge_pretrained: float = 0.0
-    # Task-vector trimming (the "trim" step of TIES-Merging, Yadav et al. 2023): in the exported models
-    # only this fraction of each tensor's changes, the largest by |fine-tuned - pretrained|, survives; the
-    # rest goes back to pretrained. Measured on the demo it keeps more of the plates than WiSE-FT for the
-    # same forgetting (README). 1: keep every change.
-    keep_delta: float = 1.0
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    val_decode_max: int = 200  # utterances decoded for WER/CER at each validation (decoding is slow)
-    accelerator: str = "auto"
-    devices: str = "1"
-    strategy: str = "auto"
-    log_every_n_steps: int = 5
+    distill_weight: float = option(0.0, "contra el olvido: peso del KL hacia el decoder preentrenado (0: desactivado)")
+    l2sp_weight: float = option(0.0, "contra el olvido: peso de la distancia L2 a los pesos iniciales (0: desactivado)")
+    # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022). Most of the gain stays, most of what base knew
+    # comes back.
+    merge_pretrained: float = option(0.0, "contra el olvido: fracción de los pesos preentrenados mezclada en los "
+                                          "modelos exportados (.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); "
+                                          "los .ckpt quedan sin mezclar")
+    # Task-vector trimming (the "trim" step of TIES-Merging, Yadav et al. 2023), by |fine-tuned - pretrained|.
+    # Measured on the demo it keeps more of the plates than WiSE-FT for the same forgetting (docs/EXPERIMENTOS.md).
+    keep_delta: float = option(1.0, "contra el olvido: fracción de los cambios de cada tensor que quedan en los "
+                                    "modelos exportados (.pt), los más grandes; el resto vuelve al preentrenado "
+                                    "(TIES). 1 = todos, 0.2 = la demo; se aplica antes de --merge-pretrained y los "
+                                    ".ckpt quedan como se entrenaron")
+    val_fraction: float = option(0.1, "fracción de validación al crear particion.tsv")
+    test_fraction: float = option(0.1, "fracción de test al crear particion.tsv")
+    # Decoding is slow: only this many validation utterances are decoded at each validation.
+    val_decode_max: int = option(200, "frases de validación que se decodifican para medir WER/CER (0: ninguna; "
+                                      "'mejor' se elige entonces por val/loss)")
+    accelerator: str = option("auto", "auto, cpu o gpu")
+    devices: str = option("1", "dispositivos: un número, una lista (0,1) o auto")
+    strategy: str = option("auto", "estrategia de Lightning: auto, ddp, fsdp…")
+    log_every_n_steps: int = option(5, "cada cuántos pasos se escribe en TensorBoard")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-
-# --- audio and text ----------------------------------------------------------------------------
-
-
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Any file soundfile reads, any rate and channel count -> (samples,) mono float32 at sample_rate."""
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise datos.DataDirError(f"{path}: no se pudo leer el audio ({e}). ¿Es un wav/flac válido?") from None
-    audio = audio.mean(axis=1)
-    if rate != sample_rate:
-        audio = soxr.resample(audio, rate, sample_rate).astype(np.float32)
-    return audio
-
-
-def log_mel(audio: np.ndarray, n_mels: int) -> torch.Tensor:
-    """(samples,) -> (n_mels, 3000): padded or trimmed to Whisper's 30 s window."""
-    return whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio), N_SAMPLES), n_mels)
-
-
-_normalizer = BasicTextNormalizer(remove_diacritics=True)
-
-
-def normalize_text(text: str) -> str:
-    """Text as WER sees it: numbers as digits ("doce" == "12"), no case, punctuation or accents."""
-    return _normalizer(numeros.to_digits(text)).strip()
-
-
-def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
-    """Corpus WER and CER (after normalize_text) plus raw WER (texts as they are)."""
-    pairs = [(normalize_text(r), normalize_text(h), r, h) for r, h in zip(references, hypotheses, strict=True)]
-    pairs = [p for p in pairs if p[0]]  # jiwer cannot score an empty reference
-    if not pairs:
-        return {"wer": float("nan"), "cer": float("nan"), "raw_wer": float("nan")}
-    refs, hyps, raw_refs, raw_hyps = (list(x) for x in zip(*pairs, strict=True))
-    return {
-        "wer": jiwer.wer(refs, hyps),
-        "cer": jiwer.cer(refs, hyps),
-        "raw_wer": jiwer.wer([r.strip() or "-" for r in raw_refs], [h.strip() for h in raw_hyps]),
-    }
-
-
-def get_tokenizer(model: whisper.model.Whisper, language: str):
-    return whisper.tokenizer.get_tokenizer(
-        model.is_multilingual, num_languages=model.num_languages, language=language, task="transcribe"
-    )
-
-
-# whisper.transcribe's own remedy for repetition loops ("pg 90 el pg 90 el …" until the token limit):
-# a text that zlib compresses more than 2.4x is a loop, decoded again by sampling at rising temperatures,
-# best of 5. Its other trigger (mean log-prob < -1) is left out: on hard audio it would resample
-# texts that are merely uncertain, and sampled texts vary from run to run.
-LOOP_COMPRESSION_RATIO = 2.4
-FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
-FALLBACK_BEST_OF = 5
-
-
-def is_repetition_loop(text: str) -> bool:
-    return whisper.utils.compression_ratio(text) > LOOP_COMPRESSION_RATIO
-
-
-def retry_loops(texts: list[str], decode_again: Callable[[list[int], float], list[str]]) -> list[str]:
-    """whisper.transcribe's schedule, for any engine: `decode_again(indices, temperature)` re-decodes the
-    texts that loop, at each of FALLBACK_TEMPERATURES in turn, until none loops (the last try stays)."""
-    texts = list(texts)
-    loops = [i for i, text in enumerate(texts) if is_repetition_loop(text)]
-    for temperature in FALLBACK_TEMPERATURES:
-        if not loops:
-            break
-        for i, text in zip(loops, decode_again(loops, temperature), strict=True):
-            texts[i] = text
-        loops = [i for i in loops if is_repetition_loop(texts[i])]
-    return texts
-
-
-class _GroupedDecodingTask(whisper.decoding.DecodingTask):
-    """whisper's DecodingTask with each clip's encoder output repeated once per beam (or best-of sample).
-
-    openai-whisper repeats the tokens by the group size but not the audio features, so a batch of more
-    than one clip decodes beams against the wrong audio (openai/whisper PR #2197); repeating them here is
-    that fix, and lets beam search run batched instead of one clip at a time.
-    """
-
-    def _get_audio_features(self, mel: torch.Tensor) -> torch.Tensor:
-        return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)  # (B * n_group, 1500, d)
-
-    def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):
-        return super()._detect_language(audio_features[:: self.n_group], tokens)  # one answer per clip
-
-
-def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.DecodingOptions) -> list:
-    """whisper.decode of a batch (B, n_mels, 3000), beam search and best-of included."""
-    return _GroupedDecodingTask(model, options).run(mel)
-
-
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matrix products in hardware (measured here with AMX: the encoder 2.7x and a
-    decoder step 1.4x faster than fp32). Without them torch emulates bf16, slower than fp32."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # private helpers; an older or newer torch may lack them
-        return False
-
-
-def has_native_bf16(device: torch.device | str) -> bool:
-    """bf16 in hardware on this device: a bf16 GPU, or a CPU with AMX / AVX512-BF16 (training and decoding
-    pick their `auto` precision from it)."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return cpu_has_native_bf16()
-
-
-PLATE_BEAM = 8  # beam of the plate's constrained decoding: at most 8 steps, so a wide beam costs little
-
-
-@torch.no_grad()
-def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions, before: str,
-                 after: str, inside: Sequence[str] = ()) -> str:
-    """The likeliest valid plate said between the texts `before` and `after` (gramatica.py), spelled
-    ("P P E 2 9 7"): the best of a beam under the plate's grammar and of the plates `inside` the run.
-    audio is one clip's encoder output (1, 1500, d)."""
-    constrained = dataclasses.replace(options, prefix=before or None, beam_size=PLATE_BEAM, best_of=None,
-                                      temperature=0.0, sample_len=gramatica.MAX_SYMBOLS + 1)
-    task = _GroupedDecodingTask(model, constrained)
-    grammar = gramatica.PlateGrammar(task.tokenizer, task.sample_begin)
-    task.logit_filters.append(grammar)
-    context, rest = list(task.initial_tokens), task.tokenizer.encode(after) + [task.tokenizer.eot]
-
-    def score(plate: list[int]) -> float:  # log p(plate + rest | context), teacher-forced, no mask
-        tokens = torch.tensor([context + plate + rest], device=audio.device)  # (1, T)
-        logprobs = model.decoder(tokens, audio)[0, len(context) - 1 : -1].float().log_softmax(-1)  # (T - len(context), V)
-        return logprobs.gather(-1, tokens[0, len(context):, None]).sum().item()
-
-    ranker = task.sequence_ranker = gramatica.PlateRanker(grammar, score)
-    best = task.run(audio)[0].text.strip()
-    scored = [(ranker.best_scores[0], best)] + [(score(task.tokenizer.encode(" " + p)), p) for p in inside]
-    return max(scored)[1]
-
-
-@torch.no_grad()
-def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None,
-                     autocast: torch.dtype | None = None, plate_grammar: bool = True) -> list[str]:
-    """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
-
-    Language is fixed, no timestamps; repetition loops are decoded again as whisper.transcribe does
-    (see FALLBACK_TEMPERATURES). With `plate_grammar`, a spelled plate that fits no plate shape is
-    decoded again under the shapes (gramatica.py). `autocast`: the dtype the encoder and decoder run
-    in (None: as the caller runs them). The texts come back without special tokens, with spelled
-    capitals joined back ("D X S 660" -> "DXS 660", see extraccion.spell_capitals).
-    """
-    options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
-                                      fp16=False, beam_size=beam_size)
-    was_training = model.training
-    model.eval()
-    mel = mel.to(next(model.parameters()).device)
-    # nullcontext, not enabled=False: inside Lightning's validation an outer autocast must stay on
-    mixed = torch.autocast(mel.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
-
-    def sample(indices: list[int], temperature: float) -> list[str]:
-        retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
-        return [r.text.strip() for r in _decode(model, features[indices], retry)]
-
-    try:
-        with mixed:
-            features = mel
-            if mel.shape[-2:] != (model.dims.n_audio_ctx, model.dims.n_audio_state):
-                features = model.encoder(mel)  # (B, 1500, d), once for the first pass and the retries
-            features = features.float()  # whisper's DecodingTask takes fp32 features when fp16=False
-            texts = [r.text.strip() for r in _decode(model, features, options)]
-            # Seeded and forked: the same text on every run, and the caller's random stream untouched.
-            with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
-                torch.manual_seed(0)
-                texts = retry_loops(texts, sample)
-            if plate_grammar:
-                texts = [gramatica.repair_plates(text, functools.partial(decode_plate, model, features[i : i + 1], options))
-                         for i, text in enumerate(texts)]
-    finally:
-        model.train(was_training)
-    return [extraccion.join_spelled_capitals(text) for text in texts]
+    def problems(self) -> list[str]:
+        """Every bad value at once, in Spanish and named by its flag (empty: all fine)."""
+        checks = [
+            (self.learning_rate > 0, "--learning-rate debe ser positivo"),
+            (self.batch_size >= 1, "--batch-size debe ser al menos 1"),
+            (self.num_train_epochs >= 1, "--num-train-epochs debe ser al menos 1"),
+            (self.gradient_accumulation_steps >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
+            (self.num_worker >= 0, "--num-worker no puede ser negativo"),
+            (self.max_steps == -1 or self.max_steps >= 1, "--max-steps debe ser -1 o positivo"),
+            (self.max_minutes >= 0, "--max-minutes no puede ser negativo (0: sin tope)"),
+            (self.val_decode_max >= 0, "--val-decode-max no puede ser negativo (0: no decodifica)"),
+            (self.distill_weight >= 0 and self.l2sp_weight >= 0, "--distill-weight y --l2sp-weight no pueden ser negativos"),
+            (0 <= self.merge_pretrained <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
+            (0 < self.keep_delta <= 1, "--keep-delta tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)"),
+            (self.cache_encoder in (0, 1), "--cache-encoder debe ser 0 o 1"),
+            (self.group_by_length in (0, 1), "--group-by-length debe ser 0 o 1"),
+            (self.pack_seconds == 0 or 1 <= self.pack_seconds <= CHUNK_LENGTH,
+             f"--pack-seconds debe ser 0 (sin juntar) o estar entre 1 y {CHUNK_LENGTH} (la ventana de Whisper)"),
+            (self.specaugment in (0, 1), "--specaugment debe ser 0 o 1"),
+            (self.noise_snr >= 0, "--noise-snr no puede ser negativo (0: sin ruido)"),
+            (self.freeze in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
+            (self.train_encoder_blocks >= 0, "--train-encoder-blocks no puede ser negativo"),
+            (self.train_encoder_blocks == 0 or self.freeze == "encoder",
+             "--train-encoder-blocks va con --freeze encoder (con conv o none el encoder ya se entrena entero)"),
+            (self.precision in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
+            (0 <= self.val_fraction + self.test_fraction < 1, "--val-fraction + --test-fraction debe estar entre 0 y 1"),
+            ((Path(self.data_dir) / datos.TRANSCRIPTS).is_file(),
+             f"--data-dir {self.data_dir}: no tiene {datos.TRANSCRIPTS}. Generá uno con "
+             f"`python sintetico.py --out {self.data_dir}` o `python preparar_datos.py`."),
+        ]
+        problems = [message for ok, message in checks if not ok]
+        try:
+            speed = aumentos.parse_speed(self.speed_perturb)
+        except ValueError as e:
+            problems.append(str(e))
+        else:
+            if speed and self.pack_seconds and self.pack_seconds / speed[0] > CHUNK_LENGTH:
+                problems.append(f"--pack-seconds {self.pack_seconds:g} con --speed-perturb {self.speed_perturb}: a "
+                                f"velocidad {speed[0]:g} una ventana dura {self.pack_seconds / speed[0]:.1f} s y "
+                                f"Whisper corta a los {CHUNK_LENGTH}. Usá --pack-seconds {int(CHUNK_LENGTH * speed[0])} "
+                                "o menos.")
+        return problems
 
 
 # --- dataset -----------------------------------------------------------------------------------
-
-
-def audio_problem(path: Path) -> str | None:
-    """Why a clip cannot be used whole (missing, unreadable, longer than Whisper's 30 s window), or None.
-
-    Reads only the header, so checking a whole corpus is fast. Training and evaluation share it.
-    """
-    if not path.is_file():
-        return "audio faltante"
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError):
-        return "audio ilegible"
-    if info.frames / info.samplerate > CHUNK_LENGTH:
-        return f"audio de más de {CHUNK_LENGTH} s"
-    return None
-
-
-@dataclass
-class Skipped:
-    """Rows a dataset left out, by reason, with the first ids of each (reported, never silent)."""
-
-    counts: Counter = field(default_factory=Counter)
-    examples: dict = field(default_factory=dict)
-
-    def add(self, reason: str, utt_id: str) -> None:
-        self.counts[reason] += 1
-        self.examples.setdefault(reason, [])
-        if len(self.examples[reason]) < 3:
-            self.examples[reason].append(utt_id)
-
-    def report(self) -> str:
-        return "; ".join(f"{n} por {reason} (p. ej. {', '.join(self.examples[reason])})" for reason, n in self.counts.items())
-
-
-@dataclass(frozen=True)
-class Clip:
-    """What the encoder hears for one item: one recording, or several of one speaker joined by silences."""
-
-    paths: tuple[Path, ...]
-    gaps: tuple[float, ...] = ()  # seconds of silence before each recording after the first
-
-    def load(self, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-        """(samples,) float32 mono at sample_rate."""
-        parts = [load_audio(self.paths[0], sample_rate)]
-        for path, gap in zip(self.paths[1:], self.gaps, strict=True):
-            parts += [np.zeros(round(gap * sample_rate), np.float32), load_audio(path, sample_rate)]
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-    def key(self) -> str:
-        """The audio's content, not its names: a re-recorded clip gets a new encoder-cache entry."""
-        digests = [hashlib.sha1(path.read_bytes()).hexdigest() for path in self.paths]
-        if len(digests) == 1:
-            return digests[0]
-        joined = ",".join(digests) + ";" + ",".join(f"{gap:.3f}" for gap in self.gaps)
-        return hashlib.sha1(joined.encode()).hexdigest()
 
 
 class SpeechDataset(Dataset):
@@ -353,7 +174,7 @@ class SpeechDataset(Dataset):
     Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
     skipped and counted in `self.skipped`. With `pack_seconds` (training only), the rows of one
     speaker are joined into windows of up to that many seconds (empaquetado.py); an item is then a
-    window, with its texts joined. With an encoder cache (cache_encoder.EncoderCache, built
+    window, with its texts joined. With an encoder cache (entrenamiento.cache_encoder.EncoderCache, built
     beforehand), items carry the encoder output as "features" instead of the log-mel. With `augment`
     (aumentos.Augmentation; training only), each read of a clip is perturbed anew.
     """
@@ -369,7 +190,7 @@ class SpeechDataset(Dataset):
         texts = datos.read_transcripts(data_dir)
         if split_map is None:
             split_map, _ = datos.load_or_make_split(data_dir, texts)
-        self.skipped = Skipped()
+        self.skipped = datos.Skipped()
         prefix = list(tokenizer.sot_sequence_including_notimestamps)
         rows: list[tuple[str, str, list[int]]] = []  # (id, text, text tokens)
         for utt_id, text in texts.items():
@@ -379,7 +200,7 @@ class SpeechDataset(Dataset):
             if problem:
                 self.skipped.add(problem, utt_id)
                 continue
-            tokens = tokenizer.encode(" " + extraccion.spell_capitals(text))  # one token per plate symbol
+            tokens = tokenizer.encode(" " + letras.spell_capitals(text))  # one token per plate symbol
             if len(prefix) + len(tokens) + 1 > n_text_ctx:
                 self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
                 continue
@@ -394,9 +215,9 @@ class SpeechDataset(Dataset):
         else:
             windows = [empaquetado.Window((i,), ()) for i in range(len(rows))]
         # (id, text, decoder input, clip): ids and texts of a window joined with "+" and " ".
-        self.items: list[tuple[str, str, list[int], Clip]] = [
+        self.items: list[tuple[str, str, list[int], empaquetado.Clip]] = [
             ("+".join(rows[i][0] for i in w.members), " ".join(rows[i][1] for i in w.members),
-             prefix + [t for i in w.members for t in rows[i][2]], Clip(tuple(paths[i] for i in w.members), w.gaps))
+             prefix + [t for i in w.members for t in rows[i][2]], empaquetado.Clip(tuple(paths[i] for i in w.members), w.gaps))
             for w in windows
         ]
 
@@ -406,7 +227,7 @@ class SpeechDataset(Dataset):
     def token_lengths(self) -> list[int]:
         return [len(tokens) for _, _, tokens, _ in self.items]
 
-    def clips(self) -> list[Clip]:
+    def clips(self) -> list[empaquetado.Clip]:
         return [clip for _, _, _, clip in self.items]
 
     def use_cache(self, cache) -> None:
@@ -459,69 +280,11 @@ class WhisperDataCollatorWithPadding:
         }
 
 
+
 # --- model -------------------------------------------------------------------------------------
-
-def encode_prefix(encoder, mel: torch.Tensor, blocks: int) -> torch.Tensor:
-    """mel (B, n_mels, 3000) -> hidden state after the first `blocks` blocks (B, 1500, d).
-
-    With every block it is `encoder(mel)` (ln_post included). Mirrors whisper's AudioEncoder.forward,
-    which has no hook to stop half-way.
-    """
-    if blocks == len(encoder.blocks):
-        return encoder(mel)
-    x = F.gelu(encoder.conv2(F.gelu(encoder.conv1(mel)))).permute(0, 2, 1)
-    x = (x + encoder.positional_embedding).to(x.dtype)
-    for block in encoder.blocks[:blocks]:
-        x = block(x)
-    return x
-
-
-def encode_suffix(encoder, hidden: torch.Tensor, blocks: int) -> torch.Tensor:
-    """What encode_prefix(…, blocks) left to do: the remaining blocks and ln_post -> (B, 1500, d)."""
-    if blocks == len(encoder.blocks):
-        return hidden
-    for block in encoder.blocks[blocks:]:
-        hidden = block(hidden)
-    return encoder.ln_post(hidden)
-
 
 # openai-whisper's LayerNorm names: no weight decay on them (nor on any bias).
 _NO_DECAY = ("attn_ln", "cross_attn_ln", "mlp_ln", "ln", "ln_post")
-
-
-@torch.no_grad()
-def merge_with_pretrained(model: whisper.model.Whisper, pretrained: whisper.model.Whisper, weight: float) -> None:
-    """In place: every floating tensor becomes (1 - weight) * fine-tuned + weight * pretrained."""
-    reference = pretrained.state_dict()
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point():
-            tensor.lerp_(reference[name].to(tensor.device, tensor.dtype), weight)
-
-
-@torch.no_grad()
-def trim_to_pretrained(model: whisper.model.Whisper, pretrained: whisper.model.Whisper, keep: float) -> None:
-    """In place: per floating tensor, only the `keep` fraction of entries that moved most from pretrained
-    keep their change; the others become pretrained again. Hand-written (a few lines) because the library
-    that has it, peft's merge_utils, would bring transformers and accelerate along."""
-    if keep >= 1:
-        return
-    reference = pretrained.state_dict()
-    for name, tensor in model.state_dict().items():
-        if not tensor.is_floating_point():
-            continue
-        start = reference[name].to(tensor.device, tensor.dtype)
-        moved = (tensor - start).abs()  # frozen tensors: all zero, nothing to trim
-        if moved.numel() < 10 or not moved.any():  # scalars and tiny tensors: too few entries to rank
-            continue
-        threshold = moved.flatten().float().kthvalue(max(1, int(moved.numel() * (1 - keep)))).values
-        tensor.copy_(torch.where(moved >= threshold, tensor, start))
-
-
-def against_forgetting(model: whisper.model.Whisper, pretrained: whisper.model.Whisper, keep_delta: float,
-                       merge_pretrained: float) -> None:
-    """In place, the export-time remedies in their one order (fine_tune.py and exportar.py): trim, then mix."""
-    trim_to_pretrained(model, pretrained, keep_delta)
-    merge_with_pretrained(model, pretrained, merge_pretrained)
 
 
 def apply_freeze_policy(model: whisper.model.Whisper, policy: str, train_encoder_blocks: int = 0) -> None:

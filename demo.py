@@ -20,8 +20,11 @@ from pathlib import Path
 
 import fine_tune
 import ref_test
-import sintetico
-from cli import SpanishParser, remedy_problems
+from cli import SpanishParser
+from comun import Config
+from corpus import datos, sintetico
+from modelo import pesos
+from modelo.cirugia import remedy_problems
 
 TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
 TARGET_SLOTS = 0.8  # all three slots right, from audio
@@ -76,10 +79,8 @@ def step(title: str) -> float:
     return time.perf_counter()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # Every problem at once, before 20 min of work rather than after.
+def validate(args: argparse.Namespace) -> list[str]:
+    """Every problem with the options at once, before 20 min of work rather than after."""
     problems = remedy_problems(args.keep_delta, args.merge_pretrained)
     if args.beam_size < 1:
         problems.append(f"--beam-size {args.beam_size}: tiene que ser 1 (greedy) o más.")
@@ -88,17 +89,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.habla_real and not Path(args.habla_real, ref_test.MANIFEST).is_file():
         problems.append(f"--habla-real {args.habla_real}: no tiene {ref_test.MANIFEST} (filename, transcript). "
                         "Usá una carpeta como ../shared/audio/real_es, o sacá la opción.")
-    if problems:
-        parser.error("\n".join(problems))
+    return problems
+
+
+def run(args: argparse.Namespace) -> tuple[dict, dict | None]:
+    """Corpora -> base evaluated -> fine-tuning -> the fine-tuned model evaluated beside base (and on real
+    speech with --habla-real). Returns the test report and the real-speech one (or None)."""
     data, artifacts = Path(args.datos), Path(args.artifacts_dir)
     train_dir, test_dir = data / "entrenamiento", data / "prueba"
     started = time.perf_counter()
 
     step("1/4 Corpus sintéticos (espeak-ng)")
-    sintetico.main(["--out", str(train_dir), "--n", str(args.n_train), "--seed", str(args.seed),
-                    "--voices", "entrenamiento", "--fraseo", "entrenamiento", "--general-fraction", str(args.general_fraction)])
-    sintetico.main(["--out", str(test_dir), "--n", str(args.n_test), "--seed", str(args.seed + 1),
-                    "--voices", "evaluacion", "--fraseo", "evaluacion"])
+    corpora = [(train_dir, sintetico.make_corpus(train_dir, args.n_train, args.seed, voices="entrenamiento",
+                                                 phrasing="entrenamiento", general_fraction=args.general_fraction)),
+               (test_dir, sintetico.make_corpus(test_dir, args.n_test, args.seed + 1, voices="evaluacion",
+                                                phrasing="evaluacion"))]
+    for out, jobs in corpora:
+        print(f"Listo: {len(jobs)} audios de {len({job.voice for job in jobs})} voces en {out}/.", flush=True)
 
     base_started = step("2/4 ref_test del preentrenado: voces y formulaciones nuevas")
     base = ref_test.load_model("base")  # loaded once: also the baseline on real speech at the end
@@ -107,22 +114,18 @@ def main(argv: list[str] | None = None) -> int:
 
     blocks = f" + {args.train_encoder_blocks} bloques de arriba del encoder" if args.train_encoder_blocks else ""
     step(f"3/4 Fine-tuning de Whisper base (decoder{blocks})")
-    budget = []
+    train_minutes = 0.0
     if args.minutos:
         left = args.minutos - (time.perf_counter() - started) / 60 - FINETUNED_EVAL_FACTOR * base_minutes - MARGIN_MINUTES
-        train_minutes = max(left, MIN_TRAIN_MINUTES)
+        train_minutes = round(max(left, MIN_TRAIN_MINUTES), 2)
         print(f"Tope de {args.minutos:g} min: {train_minutes:.1f} min para la caché y el entrenamiento (el preentrenado "
               f"tardó {base_minutes:.1f} min en la prueba; se reserva otro tanto para el afinado).", flush=True)
-        budget = ["--max-minutes", f"{train_minutes:.2f}"]
-    fine_tune.main(["--model-name", "base", "--data-dir", str(train_dir), "--artifacts-dir", str(artifacts),
-                    "--log-dir", args.log_dir, "--max-steps", str(args.max_steps), "--num-train-epochs", "1000",
-                    "--batch-size", str(args.batch_size), "--learning-rate", str(args.learning_rate),
-                    "--pack-seconds", str(args.pack_seconds),
-                    "--train-encoder-blocks", str(args.train_encoder_blocks),
-                    "--seed", str(args.seed), "--val-decode-max", "16", "--test-fraction", "0",
-                    "--distill-weight", str(args.distill_weight), "--keep-delta", str(args.keep_delta),
-                    "--merge-pretrained", str(args.merge_pretrained),
-                    *budget])
+    fine_tune.run(Config(model_name="base", data_dir=str(train_dir), artifacts_dir=str(artifacts), log_dir=args.log_dir,
+                         max_steps=args.max_steps, num_train_epochs=1000, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, pack_seconds=args.pack_seconds,
+                         train_encoder_blocks=args.train_encoder_blocks, seed=args.seed, val_decode_max=16,
+                         test_fraction=0.0, distill_weight=args.distill_weight, keep_delta=args.keep_delta,
+                         merge_pretrained=args.merge_pretrained, max_minutes=train_minutes))
 
     # The last model, not the best by validation WER: the bounded run stops mid-epoch with the learning
     # rate decayed to 0, after the last validation, so "mejor" could only be an earlier, unannealed epoch.
@@ -134,39 +137,63 @@ def main(argv: list[str] | None = None) -> int:
     paths = ref_test.write_outputs(report, artifacts / "ref_test.json")
     print(ref_test.format_table(report))
 
-    forgetting = None
+    real = None
     if args.habla_real:
         step(f"Olvido: habla real ({args.habla_real}), afinado vs. preentrenado")
         real = ref_test.evaluate(tuned, args.habla_real, model_name=model_path, beam_size=args.beam_size)
         ref_test.attach_baseline(real, ref_test.evaluate(base, args.habla_real, model_name="base", beam_size=args.beam_size))
         ref_test.write_outputs(real, artifacts / "olvido.json")
-        forgetting = real["wer"] - real["baseline"]["wer"]
 
     minutes = (time.perf_counter() - started) / 60
+    limit = f" (tope: {args.minutos:g} min)" if args.minutos else ""
+    print(f"\nReporte: {paths['json']}, {paths['md']}, {paths['png']}. Tiempo total: {minutes:.1f} min{limit}.")
+    print(f"Curvas: .venv/bin/tensorboard --logdir {args.log_dir}")
+    return report, real
+
+
+def print_targets(report: dict, real: dict | None, artifacts: Path) -> None:
+    """The research targets, each met or not. Missing one is a finding about the recipe, not a failed run."""
+    verdict = {True: "cumple", False: "NO cumple"}
     wer, base_wer = report["wer"], report["baseline"]["wer"]
     slots = (report["slots"] or {}).get("all")
-    ok_wer = wer <= TARGET_WER_RATIO * base_wer
-    ok_slots = slots is not None and slots >= TARGET_SLOTS
-    print(f"\nWER con voces nuevas: {100 * base_wer:.1f}% (preentrenado) → {100 * wer:.1f}% (afinado): "
-          f"{'cumple' if ok_wer else 'NO cumple'} el objetivo de la mitad o menos.")
+    print("\n=== Objetivos ===")
+    print(f"WER con voces nuevas: {100 * base_wer:.1f}% (preentrenado) → {100 * wer:.1f}% (afinado): "
+          f"{verdict[wer <= TARGET_WER_RATIO * base_wer]} el objetivo de la mitad o menos.")
     print(f"Los tres datos bien (patente, estadía, techado) desde el audio: "
-          f"{'—' if slots is None else f'{100 * slots:.1f}%'}: {'cumple' if ok_slots else 'NO cumple'} el objetivo de {100 * TARGET_SLOTS:.0f}%.")
+          f"{'—' if slots is None else f'{100 * slots:.1f}%'}: "
+          f"{verdict[slots is not None and slots >= TARGET_SLOTS]} el objetivo de {100 * TARGET_SLOTS:.0f}%.")
     said = (report["slots"] or {}).get("plate_when_said")
     if said is not None:
         print(f"Patente, solo en las {report['slots']['n_with_plate']} respuestas que la dicen: {100 * said:.1f}% "
               f"(preentrenado: {100 * report['baseline']['slots']['plate_when_said']:.1f}%).")
-    ok_forgetting = forgetting is None or forgetting <= MAX_FORGETTING
-    if forgetting is not None:
+    if real is not None:
+        forgetting = real["wer"] - real["baseline"]["wer"]
         print(f"Habla real: WER {100 * real['baseline']['wer']:.1f}% (preentrenado) → {100 * real['wer']:.1f}% (afinado), "
-              f"{100 * forgetting:+.1f} puntos: {'cumple' if ok_forgetting else 'NO cumple'} el máximo de "
+              f"{100 * forgetting:+.1f} puntos: {verdict[forgetting <= MAX_FORGETTING]} el máximo de "
               f"{100 * MAX_FORGETTING:.0f} puntos de olvido ({artifacts / 'olvido.md'}).")
     else:
-        print(f"Olvido en habla real (máximo {100 * MAX_FORGETTING:.0f} puntos): `make olvido`, unos 3 min, "
-              "compara este modelo con el preentrenado en ../shared/audio/real_es.")
-    limit = f" (tope: {args.minutos:g} min)" if args.minutos else ""
-    print(f"Reporte: {paths['json']}, {paths['md']}, {paths['png']}. Tiempo total: {minutes:.1f} min{limit}.")
-    print(f"Curvas: .venv/bin/tensorboard --logdir {args.log_dir}")
-    return 0 if ok_wer and ok_slots and ok_forgetting else 1
+        print(f"Olvido en habla real (máximo {100 * MAX_FORGETTING:.0f} puntos): sin medir en esta corrida; "
+              "`make olvido`, unos 3 min, compara este modelo con el preentrenado en ../shared/audio/real_es.")
+    print("La demo terminó bien. Un objetivo que no se cumple es un resultado de la receta, no un error.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problems = validate(args)
+    if problems:
+        parser.error("\n".join(problems))
+    try:
+        report, real = run(args)
+    except fine_tune.UsageError as e:
+        print("demo.py: error:\n  - " + "\n  - ".join(e.problems), file=sys.stderr)
+        return 2
+    except (sintetico.UsageError, sintetico.SynthesisError, fine_tune.TrainingError, ref_test.EvalError,
+            datos.DataDirError, pesos.WeightsError) as e:
+        print(f"demo.py: error: {e}", file=sys.stderr)
+        return 1
+    print_targets(report, real, Path(args.artifacts_dir))
+    return 0
 
 
 if __name__ == "__main__":

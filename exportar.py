@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cli import SpanishParser, remedy_problems
+from cli import SpanishParser
+from modelo import cirugia, pesos
 
 TARGETS = ("ctranslate2", "openai")
 
@@ -55,7 +56,7 @@ def _check(parser: SpanishParser, args) -> None:
     if args.to == "openai" and Path(args.out).is_dir():
         problems.append(f"--out {args.out} es una carpeta: con --to openai indicá un archivo, por ejemplo "
                         f"{Path(args.out) / 'modelo.pt'}")
-    problems += remedy_problems(args.keep_delta, args.merge_pretrained)
+    problems += cirugia.remedy_problems(args.keep_delta, args.merge_pretrained)
     if problems:
         parser.error("\n".join(problems))
 
@@ -67,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.to == "openai" and args.quantization != "float16":
         print("Aviso: --quantization solo se usa con --to ctranslate2; el .pt se guarda en float32.", file=sys.stderr)
-    import pesos  # torch and whisper load in seconds: after the options are checked
-
     try:
         model = pesos.load_whisper(args.checkpoint)
         if args.keep_delta < 1 or args.merge_pretrained:
@@ -94,15 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _against_forgetting(model, pretrained, args) -> None:
-    import comun
-    import pesos
-
     if model.dims != pretrained.dims:
         raise pesos.WeightsError(f"--preentrenado {args.preentrenado} no tiene la forma de {args.checkpoint} "
                          f"({pretrained.dims.n_text_layer} contra {model.dims.n_text_layer} capas de decoder, "
                          f"{pretrained.dims.n_text_state} contra {model.dims.n_text_state} de ancho): indicá el "
                          "modelo del que partió el entrenamiento (el --model-name de fine_tune.py).")
-    comun.against_forgetting(model, pretrained, args.keep_delta, args.merge_pretrained)
+    cirugia.against_forgetting(model, pretrained, args.keep_delta, args.merge_pretrained)
     print(f"Contra el olvido: --keep-delta {args.keep_delta:g}, --merge-pretrained {args.merge_pretrained:g} "
           f"respecto de {args.preentrenado}.")
 

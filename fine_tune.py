@@ -12,8 +12,6 @@ import copy
 import json
 import sys
 import time
-import typing
-from dataclasses import fields
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -23,78 +21,28 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
-from whisper.audio import CHUNK_LENGTH
 
-import aumentos
-import datos
-import pesos
-from cache_encoder import EncoderCache
-from cli import SpanishParser
-from comun import (
-    FREEZE_POLICIES,
-    Config,
-    SpeechDataset,
-    WhisperDataCollatorWithPadding,
-    WhisperModelModule,
-    against_forgetting,
-    frozen_encoder_blocks,
-    has_native_bf16,
-)
-from muestreo import LengthGroupedSampler
+from cli import SpanishParser, add_options, read_options
+from comun import Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule, frozen_encoder_blocks
+from corpus import datos
+from entrenamiento import aumentos
+from entrenamiento.cache_encoder import EncoderCache
+from entrenamiento.muestreo import LengthGroupedSampler
+from modelo import pesos
+from modelo.cirugia import against_forgetting
+from modelo.precision import has_native_bf16
 
-HELP = {
-    "learning_rate": "tasa de aprendizaje máxima de AdamW",
-    "weight_decay": "weight decay de AdamW (no se aplica a biases ni LayerNorm)",
-    "adam_epsilon": "epsilon de AdamW",
-    "warmup_steps": "pasos de calentamiento lineal (-1: un décimo del total)",
-    "batch_size": "ejemplos por lote",
-    "num_worker": "procesos que cargan audio",
-    "num_train_epochs": "épocas de entrenamiento",
-    "gradient_accumulation_steps": "lotes acumulados por paso del optimizador",
-    "sample_rate": "frecuencia de muestreo del audio (Whisper usa 16000)",
-    "model_name": "modelo inicial: nombre oficial (tiny, base, small…), .pt, .ckpt o directorio CTranslate2",
-    "data_dir": "data dir: audios/ + transcripciones.tsv (+ particion.tsv opcional)",
-    "artifacts_dir": "dónde guardar checkpoints y modelos exportados",
-    "log_dir": "dónde guardar los logs de TensorBoard",
-    "max_steps": "tope de pasos del optimizador (-1: sin tope)",
-    "max_minutes": "tope de tiempo en minutos para la caché del encoder y el entrenamiento (0: sin tope). Tras unos "
-                   "pasos mide cuánto tarda cada uno y baja los pasos a los que entran; la tasa de aprendizaje "
-                   "igual llega a 0 en el último",
-    "seed": "semilla (datos, partición e inicialización)",
-    "language": "idioma de las transcripciones",
-    "freeze": "qué se congela: encoder (todo el encoder + embedding de tokens), conv (solo el frente convolucional + embedding), none",
-    "train_encoder_blocks": "con --freeze encoder: cuántos bloques de arriba del encoder se entrenan también (0: ninguno). "
-                            "Adaptan la acústica a voces nuevas; la caché guarda lo que entra a esos bloques",
-    "precision": "auto (bf16/16-mixed en CUDA; en CPU bf16-mixed si el procesador tiene bf16 nativo, si no 32) "
-                 "o una precisión de Lightning (32-true, bf16-mixed, 16-mixed)",
-    "gradient_clip_val": "recorte de la norma del gradiente (0: sin recorte)",
-    "val_fraction": "fracción de validación al crear particion.tsv",
-    "test_fraction": "fracción de test al crear particion.tsv",
-    "val_decode_max": "frases de validación que se decodifican para medir WER/CER (0: ninguna; 'mejor' se elige "
-                      "entonces por val/loss)",
-    "accelerator": "auto, cpu o gpu",
-    "devices": "dispositivos: un número, una lista (0,1) o auto",
-    "strategy": "estrategia de Lightning: auto, ddp, fsdp…",
-    "log_every_n_steps": "cada cuántos pasos se escribe en TensorBoard",
-    "distill_weight": "contra el olvido: peso del KL hacia el decoder preentrenado (0: desactivado)",
-    "l2sp_weight": "contra el olvido: peso de la distancia L2 a los pesos iniciales (0: desactivado)",
-    "merge_pretrained": "contra el olvido: fracción de los pesos preentrenados mezclada en los modelos exportados "
-                        "(.pt), 0 = solo afinado, 0.5 = mitad y mitad (WiSE-FT); los .ckpt quedan sin mezclar",
-    "keep_delta": "contra el olvido: fracción de los cambios de cada tensor que quedan en los modelos exportados "
-                  "(.pt), los más grandes; el resto vuelve al preentrenado (TIES). 1 = todos, 0.2 = la demo; se "
-                  "aplica antes de --merge-pretrained y los .ckpt quedan como se entrenaron",
-    "cache_encoder": "1: la salida del encoder congelado se calcula una vez y se guarda junto a los datos; 0: se recalcula en cada paso",
-    "pack_seconds": "junta respuestas de entrenamiento del mismo hablante en ventanas de hasta S segundos (máx. 30; "
-                    "0: una por audio). Whisper escucha siempre 30 s: con respuestas cortas cada paso aprende de ~3 "
-                    "veces más frases por el mismo costo. La validación nunca se junta",
-    "group_by_length": "1: lotes de frases de largo parecido, con poco relleno en el decoder (otro orden en cada época); "
-                       "0: orden al azar",
-    "specaugment": "1: máscaras SpecAugment de frecuencia y de tiempo sobre el log-mel. Los aumentos son solo para "
-                   "entrenamiento y cualquiera apaga ahí la caché del encoder",
-    "speed_perturb": "aumento: velocidad al azar entre MIN y MAX, p. ej. 0.9,1.1 (por defecto vacío: sin cambio de velocidad)",
-    "noise_snr": "aumento: ruido blanco con esta relación señal/ruido en dB, p. ej. 20 (0: sin ruido)",
-}
-PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true")
+
+class UsageError(Exception):
+    """Bad options or arguments, found before any work: every problem at once (exit 2)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class TrainingError(Exception):
+    """A run that cannot go on (data, weights, hardware); the message is Spanish (exit 1)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,81 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
                     "Cada opción corresponde a un campo de Config en comun.py.",
         epilog="Ejemplo: python fine_tune.py --data-dir data --model-name base --batch-size 8",
     )
-    defaults = Config()
-    for f in fields(Config):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=getattr(defaults, f.name),
-                            metavar=f.name.upper(), help=HELP[f.name])
+    add_options(parser, Config)
     parser.add_argument("--resume", metavar="CKPT", default=None,
                         help="retomar desde un checkpoint (.ckpt de artifacts/, o 'last' para artifacts/last.ckpt)")
     return parser
 
 
-def parse_args(argv: list[str] | None) -> tuple[Config, str | None]:
-    """Command line -> Config; every bad option is reported at once, in Spanish, then exit 2."""
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+def parse_args(argv: list[str] | None) -> tuple[Config, str | None, list[str]]:
+    """Command line -> (Config, --resume, every problem with the options, in Spanish)."""
+    args, unknown = build_parser().parse_known_args(argv)
     problems = [f"opción desconocida: {u}" for u in unknown if u.startswith("-")]
     problems += [f"argumento suelto: {u}" for u in unknown if not u.startswith("-")]
-    values = {}
-    hints = typing.get_type_hints(Config)
-    for f in fields(Config):
-        raw, kind = getattr(args, f.name), hints[f.name]
-        try:
-            values[f.name] = kind(raw)
-        except (TypeError, ValueError):
-            kind_name = {int: "un entero", float: "un número"}.get(kind, kind.__name__)
-            problems.append(f"--{f.name.replace('_', '-')}: se esperaba {kind_name}, no {raw!r}")
-    config = Config(**{k: v for k, v in values.items()})
-    checks = [
-        (values.get("learning_rate", 1) > 0, "--learning-rate debe ser positivo"),
-        (values.get("batch_size", 1) >= 1, "--batch-size debe ser al menos 1"),
-        (values.get("num_train_epochs", 1) >= 1, "--num-train-epochs debe ser al menos 1"),
-        (values.get("gradient_accumulation_steps", 1) >= 1, "--gradient-accumulation-steps debe ser al menos 1"),
-        (values.get("num_worker", 0) >= 0, "--num-worker no puede ser negativo"),
-        (values.get("max_steps", -1) == -1 or values.get("max_steps", -1) >= 1, "--max-steps debe ser -1 o positivo"),
-        (values.get("max_minutes", 0) >= 0, "--max-minutes no puede ser negativo (0: sin tope)"),
-        (values.get("val_decode_max", 0) >= 0, "--val-decode-max no puede ser negativo (0: no decodifica)"),
-        (values.get("distill_weight", 0) >= 0 and values.get("l2sp_weight", 0) >= 0,
-         "--distill-weight y --l2sp-weight no pueden ser negativos"),
-        (0 <= values.get("merge_pretrained", 0) <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
-        (0 < values.get("keep_delta", 1) <= 1, "--keep-delta tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)"),
-        (values.get("cache_encoder", 1) in (0, 1), "--cache-encoder debe ser 0 o 1"),
-        (values.get("group_by_length", 1) in (0, 1), "--group-by-length debe ser 0 o 1"),
-        (values.get("pack_seconds", 0) == 0 or 1 <= values.get("pack_seconds", 0) <= CHUNK_LENGTH,
-         f"--pack-seconds debe ser 0 (sin juntar) o estar entre 1 y {CHUNK_LENGTH} (la ventana de Whisper)"),
-        (values.get("specaugment", 0) in (0, 1), "--specaugment debe ser 0 o 1"),
-        (values.get("noise_snr", 0) >= 0, "--noise-snr no puede ser negativo (0: sin ruido)"),
-        (values.get("freeze") in FREEZE_POLICIES, f"--freeze debe ser uno de {', '.join(FREEZE_POLICIES)}"),
-        (values.get("train_encoder_blocks", 0) >= 0, "--train-encoder-blocks no puede ser negativo"),
-        (values.get("train_encoder_blocks", 0) == 0 or values.get("freeze") == "encoder",
-         "--train-encoder-blocks va con --freeze encoder (con conv o none el encoder ya se entrena entero)"),
-        (values.get("precision") in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
-        (0 <= values.get("val_fraction", 0) + values.get("test_fraction", 0) < 1,
-         "--val-fraction + --test-fraction debe estar entre 0 y 1"),
-        ((Path(config.data_dir) / datos.TRANSCRIPTS).is_file(),
-         f"--data-dir {config.data_dir}: no tiene {datos.TRANSCRIPTS}. Generá uno con "
-         f"`python sintetico.py --out {config.data_dir}` o `python preparar_datos.py`."),
-    ]
-    problems += [message for ok, message in checks if not ok]
-    try:
-        speed = aumentos.parse_speed(config.speed_perturb)
-    except ValueError as e:
-        problems.append(str(e))
-    else:
-        if speed and config.pack_seconds and config.pack_seconds / speed[0] > CHUNK_LENGTH:
-            problems.append(f"--pack-seconds {config.pack_seconds:g} con --speed-perturb {config.speed_perturb}: a "
-                            f"velocidad {speed[0]:g} una ventana dura {config.pack_seconds / speed[0]:.1f} s y Whisper "
-                            f"corta a los {CHUNK_LENGTH}. Usá --pack-seconds {int(CHUNK_LENGTH * speed[0])} o menos.")
-    resume = args.resume
+    config, type_problems = read_options(Config, args)
+    return config, args.resume, problems + type_problems
+
+
+def check(config: Config, resume: str | None, problems: list[str] = ()) -> str | None:
+    """The checkpoint to resume from (`last`: artifacts/last.ckpt); a UsageError lists every problem,
+    `problems` already found first."""
+    problems = [*problems, *config.problems()]
     if resume == "last":
         resume = str(Path(config.artifacts_dir) / "last.ckpt")
     if resume is not None and not Path(resume).is_file():
         problems.append(f"--resume: no existe el checkpoint {resume}")
     if problems:
-        parser.print_usage(sys.stderr)
-        print("fine_tune.py: hay problemas con las opciones:\n  - " + "\n  - ".join(problems), file=sys.stderr)
-        sys.exit(2)
-    return config, resume
+        raise UsageError(problems)
+    return resume
 
 
 def resolve_precision(config: Config) -> str:
@@ -248,9 +147,8 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
     model = pesos.load_whisper(config.model_name)
     if config.train_encoder_blocks > model.dims.n_audio_layer:
         n = model.dims.n_audio_layer
-        print(f"Error: --train-encoder-blocks {config.train_encoder_blocks}: el encoder de {config.model_name} tiene "
-              f"{n} {'bloque' if n == 1 else 'bloques'}. Usá un valor entre 0 y {n}.", file=sys.stderr)
-        sys.exit(2)
+        raise UsageError([f"--train-encoder-blocks {config.train_encoder_blocks}: el encoder de {config.model_name} "
+                          f"tiene {n} {'bloque' if n == 1 else 'bloques'}. Usá un valor entre 0 y {n}."])
     module = WhisperModelModule(config, model)
     texts = datos.read_transcripts(config.data_dir)
     split, created = datos.load_or_make_split(config.data_dir, texts, seed=config.seed,
@@ -271,8 +169,7 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
         if dataset.skipped.counts:
             say(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
     if len(train) == 0:
-        print(f"Error: {config.data_dir} no tiene frases de entrenamiento utilizables.", file=sys.stderr)
-        sys.exit(1)
+        raise TrainingError(f"{config.data_dir} no tiene frases de entrenamiento utilizables.")
     if len(val) == 0:
         say("Aviso: no hay frases de validación (pocos hablantes): se entrena sin medir WER; 'mejor' = última época.")
     augment = aumentos.Augmentation(bool(config.specaugment), aumentos.parse_speed(config.speed_perturb),
@@ -350,9 +247,8 @@ def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str |
     try:
         trainer = make_trainer(config, devices, callbacks, has_val)
     except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. fsdp on CPU, gpu on a machine without one
-        print(f"Error: Lightning no acepta --accelerator {config.accelerator} --devices {config.devices} --strategy "
-              f"{config.strategy} en esta máquina: {e}", file=sys.stderr)
-        sys.exit(1)
+        raise TrainingError(f"Lightning no acepta --accelerator {config.accelerator} --devices {config.devices} "
+                            f"--strategy {config.strategy} en esta máquina: {e}") from None
     trainer.fit(module, datamodule=data, ckpt_path=resume)
     return trainer
 
@@ -395,8 +291,10 @@ def export(config: Config, module: WhisperModelModule, trainer: pl.Trainer) -> d
     return exported
 
 
-def main(argv: list[str] | None = None) -> None:
-    config, resume = parse_args(argv)
+def run(config: Config, resume: str | None = None) -> dict[str, Path]:
+    """The whole run: check -> setup -> fit -> export. Returns the exported models (none on ranks other
+    than 0 under DDP). Raises UsageError (bad options) or TrainingError (data, weights, hardware)."""
+    resume = check(config, resume)
     if rank_zero_only.rank == 0:
         Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
         (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
@@ -404,14 +302,29 @@ def main(argv: list[str] | None = None) -> None:
         module, data = setup(config)
         trainer = fit(config, module, data, resume)  # the encoder cache is built inside, in Batches.prepare_data
     except (datos.DataDirError, pesos.WeightsError) as e:
+        raise TrainingError(str(e)) from None
+    if not trainer.is_global_zero:
+        return {}
+    exported = export(config, module, trainer)
+    print(f"Listo. Checkpoints en {config.artifacts_dir}/, TensorBoard en {config.log_dir}/ "
+          f"(tensorboard --logdir {config.log_dir}). Modelos exportados: "
+          + ", ".join(f"{k}: {v}" for k, v in exported.items()))
+    return exported
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, resume, problems = parse_args(argv)
+    try:
+        run(config, check(config, resume, problems))
+    except UsageError as e:
+        build_parser().print_usage(sys.stderr)
+        print("fine_tune.py: hay problemas con las opciones:\n  - " + "\n  - ".join(e.problems), file=sys.stderr)
+        return 2
+    except TrainingError as e:
         print(f"Error: {e}", file=sys.stderr)
-        sys.exit(1)
-    if trainer.is_global_zero:
-        exported = export(config, module, trainer)
-        print(f"Listo. Checkpoints en {config.artifacts_dir}/, TensorBoard en {config.log_dir}/ "
-              f"(tensorboard --logdir {config.log_dir}). Modelos exportados: "
-              + ", ".join(f"{k}: {v}" for k, v in exported.items()))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,13 +20,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import datos
-import extraccion
-import motores
-from cli import SpanishParser
+import jiwer
+from tqdm import tqdm
 
-# torch, whisper and comun (~4 s to import) are imported inside the functions that need them, so
-# --help and option errors answer at once.
+from cli import SpanishParser
+from corpus import datos
+from modelo import motores, pesos
+from modelo.audio import audio_problem, load_audio
+from modelo.precision import PRECISIONS
+from texto import extraccion
+from texto.metricas import error_rates, normalize_text
 
 MANIFEST = "manifest.tsv"
 ALL_ROWS = "todo"  # `split` in the report when the set has no particion.tsv
@@ -125,9 +128,7 @@ def load_items(data_dir: str | Path, split: str = "test", log=print) -> tuple[li
 
 def _usable(items: list[Item], limit: int | None, log) -> list[Item]:
     """Items whose audio exists, is readable and fits Whisper's 30 s window; the rest counted and reported."""
-    from comun import Skipped, audio_problem
-
-    skipped, kept = Skipped(), []
+    skipped, kept = datos.Skipped(), []
     for item in items:
         if limit is not None and len(kept) >= limit:
             break
@@ -148,16 +149,12 @@ def transcribe_items(model, items: list[Item], beam_size: int | None = None, bat
                      progress: bool = True) -> list[str]:
     """Real autoregressive decoding, language forced to Spanish, by a `motores` engine (or a bare Whisper).
     `beam_size` None or 1: greedy."""
-    from tqdm import tqdm
-
-    import comun
-
     engine = motores.as_engine(model)
     hypotheses: list[str] = []
     bar = tqdm(total=len(items), desc="Transcribiendo", unit="frase", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
-        hypotheses += engine.transcribe([comun.load_audio(i.path) for i in batch],
+        hypotheses += engine.transcribe([load_audio(i.path) for i in batch],
                                         beam_size=beam_size if beam_size and beam_size > 1 else None)
         bar.update(len(batch))
     bar.close()
@@ -166,21 +163,13 @@ def transcribe_items(model, items: list[Item], beam_size: int | None = None, bat
 
 def utterance_wer(reference: str, hypothesis: str) -> float | None:
     """Per-utterance WER after the same normalisation as the corpus WER; None for an empty reference."""
-    import jiwer
-
-    import comun
-
-    ref, hyp = comun.normalize_text(reference), comun.normalize_text(hypothesis)
+    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
     return jiwer.process_words(ref, hyp).wer if ref else None
 
 
 def alignment(reference: str, hypothesis: str, width: int = 110) -> str:
     """REF/HYP lines aligned word by word (jiwer), with S/D/I marks, on normalised text."""
-    import jiwer
-
-    import comun
-
-    ref, hyp = comun.normalize_text(reference), comun.normalize_text(hypothesis)
+    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
     if not ref:
         return f"REF: (vacía)\nHYP: {hyp}"
     text = jiwer.visualize_alignment(jiwer.process_words(ref, hyp), show_measures=False, skip_correct=False,
@@ -248,10 +237,8 @@ def _clean(value):
 
 def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, log=print) -> dict:
     """Everything of the report but `model`, `data_dir`, `split` and `baseline`."""
-    import comun
-
     refs = [i.text for i in items]
-    rates = comun.error_rates(refs, hypotheses)
+    rates = error_rates(refs, hypotheses)
     by_speaker: dict[str, dict] = {}
     hyp_hits, ref_hits, with_plate, failures = [], [], [], []
     for item, hyp in zip(items, hypotheses, strict=True):
@@ -270,7 +257,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
         entry["utterances"].append(utt)
     for entry in by_speaker.values():
         utts = entry["utterances"]
-        entry.update(n=len(utts), **comun.error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts]))
+        entry.update(n=len(utts), **error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts]))
     if slot_labels is not None:
         unlabelled = len(items) - len(hyp_hits)
         if unlabelled:
@@ -322,14 +309,12 @@ def _diff(a, b) -> str:
 
 def by_gender(report: dict) -> dict[str, dict]:
     """Gender -> n, WER, CER, from the utterances kept in by_speaker."""
-    import comun
-
     groups: dict[str, list[dict]] = {}
     for entry in report["by_speaker"].values():
         groups.setdefault(entry.get("gender") or "?", []).extend(entry["utterances"])
     out = {}
     for gender, utts in sorted(groups.items()):
-        rates = comun.error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts])
+        rates = error_rates([u["reference"] for u in utts], [u["hypothesis"] for u in utts])
         out[gender] = _clean({"n": len(utts), "wer": rates["wer"], "cer": rates["cer"]})
     return out
 
@@ -504,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--beam-size", type=_positive, default=BEAM_SIZE, metavar="N",
                         help=f"búsqueda en haz de N hipótesis (por defecto {BEAM_SIZE}, como el comando whisper; "
                              "1: greedy, la mitad del tiempo y algo menos preciso)")
-    parser.add_argument("--precision", default="fp32", choices=motores.PRECISIONS,
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="precisión al decodificar con --engine openai: fp32 (por defecto: los mismos números en "
                              "cualquier máquina), bf16, o auto (bf16 donde el hardware lo tiene: CPU con AMX o "
                              "AVX512-BF16, GPU con bf16; hasta ~1.9x más rápido, números algo distintos)")
@@ -531,8 +516,6 @@ def main(argv: list[str] | None = None) -> None:
     except (EvalError, datos.DataDirError) as e:
         print(f"Error: {e}", file=sys.stderr)
         sys.exit(1)
-    import pesos
-
     specs = [args.checkpoint] + ([args.compare_with] if args.compare_with else [])
     try:
         engines = []

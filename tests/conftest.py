@@ -16,6 +16,7 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"  # small excerpts copied into the repo, so the tests run without ../shared
 
 
 def make_tiny_whisper(seed: int = 0):
@@ -34,14 +35,14 @@ def make_tiny_whisper(seed: int = 0):
 
 @pytest.fixture(scope="session")
 def tiny_whisper_pt(tmp_path_factory) -> Path:
-    import pesos
+    from modelo import pesos
 
     return pesos.save_whisper(make_tiny_whisper(), tmp_path_factory.mktemp("tiny") / "tiny.pt")
 
 
 @pytest.fixture(scope="session")
 def base_model():
-    import pesos
+    from modelo import pesos
 
     return pesos.load_whisper("base")
 

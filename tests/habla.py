@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extraccion import LETTER_NAMES
+from texto.letras import LETTER_NAMES
 
 PAUSE = '<break time="350ms"/>'
 

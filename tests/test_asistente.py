@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-import asistente
-import estacionamiento
 from conftest import run
+from estacionamiento import lote, voz
 from habla import PAUSE, say, spell
+from modelo.audio import load_audio
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_one_answer_with_everything_then_yes(tmp_path, clips):
     assert "Asistente: Entendí PDF 456, 1 día, lugar descubierto. ¿Es correcto?" in result.stdout
     assert {k: ticket[k] for k in ("plate", "stay_minutes", "covered")} == {
         "plate": "PDF456", "stay_minutes": 1440, "covered": False}
-    [entry] = estacionamiento.Parking(db).entries()
+    [entry] = lote.Parking(db).entries()
     assert (entry.plate, entry.spot, entry.stay_minutes, entry.covered) == ("PDF456", ticket["spot"], 1440, False)
 
 
@@ -50,7 +50,7 @@ def test_question_by_question(tmp_path, clips):
     assert prompts[1:5] == ["Asistente: Entendí PDF 456. ¿Es correcto?", "Asistente: ¿Cuánto tiempo te vas a quedar?",
                             "Asistente: Entendí 1 día. ¿Es correcto?", "Asistente: ¿Preferís un lugar techado?"]
     assert (ticket["plate"], ticket["stay_minutes"], ticket["covered"]) == ("PDF456", 1440, False)
-    assert [e.spot for e in estacionamiento.Parking(db).entries()] == [ticket["spot"]]
+    assert [e.spot for e in lote.Parking(db).entries()] == [ticket["spot"]]
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_nothing_usable_hands_over_to_the_staff(tmp_path, clips, engine):
     result, ticket = session(db, [clips["no"], clips["no"]], "--intentos", "2", "--engine", engine)
     assert f"(motor {engine})" in result.stdout and result.stdout.count("Conductor (") == 2
     assert ticket == {"staff": True, "reason": "No te pude entender."}
-    assert estacionamiento.Parking(db).entries() == []
+    assert lote.Parking(db).entries() == []
 
 
 def test_user_mistakes_are_one_spanish_line(tmp_path, clips):
@@ -93,10 +93,8 @@ def test_reservations_and_exits_from_the_command_line(tmp_path):
 
 def test_endpointer_cuts_one_answer_out_of_a_stream(clips):
     """The microphone mode's end-of-answer detection, fed a real clip in 100 ms chunks."""
-    import comun
-
-    audio = comun.load_audio(clips["si"])  # 1 s of silence, the answer, 1.5 s of silence
-    ender = asistente.Endpointer()
+    audio = load_audio(clips["si"])  # 1 s of silence, the answer, 1.5 s of silence
+    ender = voz.Endpointer()
     chunks = [audio[i:i + 1600] for i in range(0, len(audio), 1600)]
     used = next(k for k, c in enumerate(chunks, 1) if ender.feed(c))
     assert ender.heard and used < len(chunks)  # it stopped inside the trailing silence, not at the end

@@ -9,8 +9,8 @@ import torch
 import whisper
 from whisper.model import ModelDimensions, Whisper
 
-import pesos
 from conftest import run
+from modelo import pesos
 
 
 @pytest.fixture(scope="module")

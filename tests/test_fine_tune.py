@@ -11,11 +11,12 @@ import torch
 import whisper
 
 import comun
-import datos
 import fine_tune
-import pesos
 from conftest import ROOT, run
 from conftest import train as _train
+from corpus import datos
+from modelo import pesos
+from modelo.audio import log_mel
 
 
 def _assert_only_trainable_changed(before: dict, after: dict, frozen_prefixes: tuple[str, ...]):
@@ -178,7 +179,7 @@ def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_di
     assert "Caché del encoder apagada para el entrenamiento: los aumentos (specaugment, velocidad 0.9–1.1, ruido" in said
     assert batches.cached == [batches.val_set] and batches.train_set.augment and batches.val_set.augment is None
     def plain(dataset):
-        return comun.log_mel(dataset.clips()[0].load(), 80)
+        return log_mel(dataset.clips()[0].load(), 80)
 
     assert not torch.equal(batches.train_set[0]["mel"], plain(batches.train_set))
     assert torch.equal(batches.val_set[0]["mel"], plain(batches.val_set))

@@ -28,9 +28,8 @@ import urllib.request
 
 import pytest
 
-import dialogo
-import estacionamiento
 from conftest import ROOT
+from estacionamiento import dialogo, lote
 from habla import PAUSE, say, spell
 
 CHROMIUM = shutil.which("chromium")
@@ -109,14 +108,14 @@ def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
         # the plate on the ticket is the one the driver confirmed after "Entendí …, ¿es correcto?"
         assert any(line.startswith(f"Entendí {dialogo.format_plate(ticket['plate'])}") for line in chat), chat
     assert t1["plate"] != t2["plate"] and t1["spot"] != t2["spot"]
-    rows = {e.plate: e.spot for e in estacionamiento.Parking(server["db"]).entries()}
+    rows = {e.plate: e.spot for e in lote.Parking(server["db"]).entries()}
     assert rows == {t1["plate"]: t1["spot"], t2["plate"]: t2["spot"]}
     assert all(s.stat().st_size > 10_000 for s in shots)
 
 
 def test_kill_9_mid_dialogue_loses_no_entry(server):
     """A third driver is half-way through (the server waits for "¿es correcto?") when the server dies."""
-    before = estacionamiento.Parking(server["db"]).entries()  # the two kiosks' entries, if that test ran
+    before = lote.Parking(server["db"]).entries()  # the two kiosks' entries, if that test ran
     wav = say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", server["tmp"] / "tercero.wav")
     post = lambda path, data=b"": json.load(urllib.request.urlopen(  # noqa: E731
         urllib.request.Request(server["url"] + path, data=data, method="POST"), timeout=300))
@@ -125,6 +124,6 @@ def test_kill_9_mid_dialogue_loses_no_entry(server):
     assert not turn["listo"] and turn["texto"].endswith("¿Es correcto?")
     server["proc"].send_signal(signal.SIGKILL)
     server["proc"].wait(timeout=30)
-    parking = estacionamiento.Parking(server["db"], timeout_s=5)
+    parking = lote.Parking(server["db"], timeout_s=5)
     assert parking.entries() == before
     assert parking.assign_spot("QQQ999", 60, None, datetime.datetime.now()).spot  # the file is usable at once

@@ -5,15 +5,14 @@ import shutil
 
 import torch
 
-import comun
-import pesos
 from conftest import make_tiny_whisper, run, train
+from modelo import cirugia, pesos
 
 
 def test_merge_is_a_weighted_mean_of_every_floating_tensor():
     trained, pretrained = make_tiny_whisper(seed=1), make_tiny_whisper(seed=2)
     before = {k: v.clone() for k, v in trained.state_dict().items()}
-    comun.merge_with_pretrained(trained, pretrained, 0.25)
+    cirugia.merge_with_pretrained(trained, pretrained, 0.25)
     for name, tensor in trained.state_dict().items():
         expected = 0.75 * before[name] + 0.25 * pretrained.state_dict()[name]
         assert torch.allclose(tensor, expected, atol=1e-6), name
@@ -23,7 +22,7 @@ def test_trim_keeps_only_the_largest_changes_of_each_tensor():
     trained, pretrained = make_tiny_whisper(seed=1), make_tiny_whisper(seed=2)
     before = {k: v.clone() for k, v in trained.state_dict().items()}
     start = pretrained.state_dict()
-    comun.trim_to_pretrained(trained, pretrained, 0.25)
+    cirugia.trim_to_pretrained(trained, pretrained, 0.25)
     checked = 0
     for name, tensor in trained.state_dict().items():
         if not tensor.is_floating_point() or tensor.numel() < 10:

@@ -7,10 +7,10 @@ import shutil
 import pytest
 import torch
 
-import datos
-import pesos
 import ref_test
 from conftest import SHARED, make_tiny_whisper, run, train
+from corpus import datos
+from modelo import pesos
 
 TOP_KEYS = ["model", "data_dir", "split", "n", "wer", "cer", "raw_wer", "by_speaker", "slots",
             "slots_from_reference", "baseline"]

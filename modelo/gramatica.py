@@ -1,0 +1,127 @@
+"""The plate's grammar at decoding time: a spelled plate with no valid shape is decoded again.
+
+An Argentine plate has one of four shapes (letras.PLATE_SHAPES: AA999AA, AAA999, A999AAA, 999AAA).
+The fine-tuned model spells plates one symbol per token ("P P E 2 9 7"), and on voices it never heard
+it drops or adds a symbol far more often than it mishears one: "pe pe e dos nueve siete" -> "P P 2 9 7",
+"eme cu efe cuatrocientos tres" -> "M Q F 4 3". Such a run of symbols fits no shape, so no plate can
+come out of it. `repair_plates` decodes it again from just before the run, with the model's own
+probabilities but every step forced to keep to some shape (`PlateGrammar`, a beam search), and puts
+in its place the valid plate that makes the rest of the text likeliest: the beam's plates, and any
+valid plate already inside the run ("A A E F 8 0 6 L N T": junk before "F 806 LNT"), are ranked by
+log p(plate + the text that followed the run) under the model (`PlateRanker`), so a plate that
+swallows the next word ("P P 2 9 7 L I, listo") loses to one that leaves it be ("P P E 2 9 7,
+listo"). A run with a valid shape is never touched, nor is any other text.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+
+import torch
+from whisper.decoding import LogitFilter, SequenceRanker
+
+from texto.letras import PLATE_SHAPES
+
+# At least 4 capitals/digits written apart, one or two at a time ("P P 2 9 7", "G 21 3 H K I D"), as the
+# model spells plates; words ("COVID 19", "DNI 30 123 456") never form one.
+_RUN = re.compile(r"(?<!\w)[A-Z0-9]{1,2}(?: [A-Z0-9]{1,2}){3,}(?!\w)")
+_VALID = re.compile("|".join("".join("[A-Z]" if c == "L" else "[0-9]" for c in shape) for shape in PLATE_SHAPES))
+MAX_SYMBOLS = max(len(shape) for shape in PLATE_SHAPES)
+
+
+def plate_attempts(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each run of spelled symbols in `text` that mixes letters and digits (a plate was
+    meant) but fits no plate shape (so none can be read from it)."""
+    spans = []
+    for m in _RUN.finditer(text, start):
+        symbols = m.group().replace(" ", "")
+        mixed = any(c.isalpha() for c in symbols) and any(c.isdigit() for c in symbols)
+        if mixed and not _VALID.fullmatch(symbols):
+            spans.append(m.span())
+    return spans
+
+
+class PlateGrammar(LogitFilter):
+    """whisper logit filter: from `sample_begin` on, only single-letter or single-digit tokens that keep the
+    symbols so far a prefix of some plate shape; once a shape is complete, only end-of-text."""
+
+    def __init__(self, tokenizer, sample_begin: int):
+        self.sample_begin = sample_begin
+        self.eot = tokenizer.eot
+        self.kind: dict[int, str] = {}  # token -> "L" or "D"
+        for kind, chars in (("L", string.ascii_uppercase), ("D", string.digits)):
+            for c in chars:
+                ids = tokenizer.encode(" " + c)
+                if len(ids) == 1:
+                    self.kind[ids[0]] = kind
+        self.ids = {kind: torch.tensor([t for t, k in self.kind.items() if k == kind]) for kind in ("L", "D")}
+
+    def pattern(self, tokens: list[int]) -> str:
+        """Tokens -> "LLD…": "L" a letter, "D" a digit, "?" anything else."""
+        return "".join(self.kind.get(t, "?") for t in tokens)
+
+    def allowed(self, pattern: str) -> list[str]:
+        """What may follow `pattern` (e.g. "LLD"): "L", "D", or "eot" when it is a complete shape."""
+        if pattern in PLATE_SHAPES:
+            return ["eot"]
+        return sorted({s[len(pattern)] for s in PLATE_SHAPES if s.startswith(pattern) and len(s) > len(pattern)})
+
+    def apply(self, logits: torch.Tensor, tokens: torch.Tensor) -> None:
+        # logits (n_beams, vocab), tokens (n_beams, sample_begin + steps so far); in place, as whisper's filters
+        for row in range(tokens.shape[0]):
+            pattern = self.pattern(tokens[row, self.sample_begin:].tolist())
+            mask = torch.full_like(logits[row], -float("inf"))
+            for kind in self.allowed(pattern):
+                if kind == "eot":
+                    mask[self.eot] = 0
+                else:
+                    mask[self.ids[kind].to(logits.device)] = 0
+            logits[row] += mask
+
+    def complete(self, tokens: list[int]) -> bool:
+        return self.pattern(tokens) in PLATE_SHAPES
+
+
+class PlateRanker(SequenceRanker):
+    """Ranks a beam's plates by `score(tokens)`, log p(plate + what followed the run) without the grammar's
+    mask (so they compare with plates scored outside the beam). Complete shapes first: a beam cut short
+    by the step limit may hold a partial one. Keeps the winners' scores in `best_scores`."""
+
+    def __init__(self, grammar: PlateGrammar, score: Callable[[list[int]], float]):
+        self.grammar, self.score = grammar, score
+        self.best_scores: list[float] = []
+
+    def rank(self, tokens: list[list[torch.Tensor]], sum_logprobs: list[list[float]]) -> list[int]:
+        best, self.best_scores = [], []
+        for candidates in tokens:
+            keys = [(self.grammar.complete(c.tolist()), self.score(c.tolist())) for c in candidates]
+            winner = max(range(len(keys)), key=keys.__getitem__)
+            best.append(winner)
+            self.best_scores.append(keys[winner][1])
+        return best
+
+
+def plates_inside(run: str) -> list[str]:
+    """The valid plates that a run already holds, spelled, each not part of a longer one (the model's log
+    p favours one symbol less): "A A E F 8 0 6 L N T" -> ["A E F 8 0 6", "E F 8 0 6 L N", "F 8 0 6 L N T"]."""
+    symbols = run.replace(" ", "")
+    spans = [(i, i + size) for size in {len(shape) for shape in PLATE_SHAPES}
+             for i in range(len(symbols) - size + 1) if _VALID.fullmatch(symbols[i : i + size])]
+    longest = [(a, b) for a, b in spans if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in spans)]
+    return [" ".join(symbols[a:b]) for a, b in sorted(longest)]
+
+
+def repair_plates(text: str, decode_plate: Callable[[str, str, list[str]], str]) -> str:
+    """`text` (spelled, as decoded) with each plate attempt replaced by `decode_plate(text before it, text
+    after it, plates_inside(attempt))`: the likeliest valid plate there, spelled ("P P E 2 9 7"). Left to
+    right, so a later attempt is decoded after the earlier ones were mended."""
+    position = 0
+    while spans := plate_attempts(text, position):
+        start, end = spans[0]
+        plate = decode_plate(text[:start].strip(), text[end:], plates_inside(text[start:end]))
+        text = text[:start] + plate + text[end:]
+        position = start + len(plate)
+    return text
+

@@ -1,0 +1,161 @@
+"""Speech-to-text engines behind one interface: openai-whisper (PyTorch) and faster-whisper (CTranslate2).
+
+ref_test, the assistant and bench load a model with `load_engine(spec, engine)` and call
+`engine.transcribe(audios)`; which library does the decoding is a flag, not a code path of each tool.
+Both decode the same way: Spanish forced, no timestamps, greedy unless `beam_size`, batched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ctranslate2
+import numpy as np
+import torch
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from modelo import pesos
+from modelo.audio import N_SAMPLES, log_mel
+from modelo.decodificacion import FALLBACK_BEST_OF, retry_loops, transcribe_batch
+from modelo.precision import cpu_threads, decode_dtype, default_device
+from texto import letras
+
+ENGINES = ("openai", "ctranslate2")
+CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "ct2"
+TEXT_CTX = 448  # CTranslate2 generates at most half of max_length: 224 tokens, openai-whisper's sample_len
+
+
+@dataclass
+class OpenAIEngine:
+    """openai-whisper's own decoder on a model loaded through `pesos.load_whisper` (strict keys)."""
+
+    model: object  # whisper.model.Whisper
+    spec: str
+    language: str = "es"
+    name: str = "openai"
+    precision: str = "fp32"  # PRECISIONS: fp32 gives the same numbers on any hardware; auto is bf16 where it is native
+    plate_grammar: bool = True  # a spelled plate of no valid shape is decoded again under the shapes (gramatica.py)
+    autocast: object = field(init=False, repr=False)  # the dtype decoding runs in (None: fp32)
+
+    def __post_init__(self):  # a bad precision fails here, at load, not at the first batch
+        self.autocast = decode_dtype(self.precision, next(self.model.parameters()).device)
+
+    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
+        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
+        if not audios:
+            return []
+        mel = torch.stack([log_mel(a, self.model.dims.n_mels) for a in audios])  # (B, n_mels, 3000)
+        return transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast,
+                                      plate_grammar=self.plate_grammar)
+
+
+@dataclass
+class CTranslate2Engine:
+    """faster-whisper's CTranslate2 model, decoding a batch of separate clips in one `generate` call.
+
+    faster-whisper's own `transcribe` takes one long recording (and its batched pipeline cuts that one
+    recording with VAD); our clips are already short answers, so they go to the model as one batch,
+    with the prompt and suppressed tokens that faster-whisper itself would use.
+    """
+
+    model: object  # faster_whisper.WhisperModel
+    spec: str
+    language: str = "es"
+    name: str = "ctranslate2"
+    directory: Path | None = None  # the CTranslate2 directory loaded (an export of `spec` if it was not one)
+    _tokenizer: object = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
+                                    language=self.language)
+        self._prompt = self.model.get_prompt(self._tokenizer, [], without_timestamps=True)
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+
+    def features(self, audio: np.ndarray) -> np.ndarray:
+        """(n_mels, 3000) log-mel of the clip padded to 30 s, as openai-whisper computes it (pad, then mel)."""
+        padded = np.zeros(N_SAMPLES, dtype=np.float32)
+        padded[: min(len(audio), N_SAMPLES)] = audio[:N_SAMPLES]
+        return self.model.feature_extractor(padded, padding=0)[:, :3000]
+
+    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
+        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
+        if not audios:
+            return []
+
+        def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
+            return self._generate([audios[i] for i in indices], sampling_temperature=temperature, sampling_topk=0,
+                                  num_hypotheses=FALLBACK_BEST_OF)
+
+        texts = self._generate(audios, beam_size=beam_size or 1)
+        ctranslate2.set_random_seed(0)  # the same fallback text on every run
+        texts = retry_loops(texts, sample)
+        return [letras.join_spelled_capitals(text) for text in texts]
+
+    def _generate(self, audios: list[np.ndarray], **options) -> list[str]:
+        """One `generate` for the batch -> the best hypothesis of each clip, as text."""
+        encoded = self.model.encode(np.stack([self.features(a) for a in audios]))
+        results = self.model.model.generate(encoded, [list(self._prompt) for _ in audios], max_length=TEXT_CTX,
+                                            suppress_blank=True, suppress_tokens=self._suppress, **options)
+        return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+
+
+def as_engine(model_or_engine, language: str = "es"):
+    """An engine as it is; a bare openai-whisper model (what the demo holds) wrapped in OpenAIEngine."""
+    if isinstance(model_or_engine, OpenAIEngine | CTranslate2Engine):
+        return model_or_engine
+    return OpenAIEngine(model_or_engine, type(model_or_engine).__name__, language)
+
+
+def is_ct2_dir(spec: str | Path) -> bool:
+    path = Path(spec)
+    return path.is_dir() and (path / "model.bin").is_file() and (path / "tokenizer.json").is_file()
+
+
+def ct2_dir_for(spec: str, quantization: str, cache_dir: Path = CACHE_DIR, log=print) -> Path:
+    """A CTranslate2 directory for `spec`: itself if it is one, else an export cached by file identity.
+
+    The cache key is the file's path, size and modification time (or the model name), so a retrained
+    checkpoint at the same path gets a fresh export.
+    """
+    if is_ct2_dir(spec):
+        return Path(spec)
+    path = Path(spec)
+    identity = f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}" if path.is_file() else str(spec)
+    out = Path(cache_dir) / f"{hashlib.sha256(f'{identity}|{quantization}'.encode()).hexdigest()[:16]}-{quantization}"
+    if not is_ct2_dir(out):
+        log(f"{spec} no es un directorio CTranslate2: lo exporto una vez a {out} ({quantization}).")
+        pesos.save_ct2_dir(pesos.load_whisper(spec), out, quantization)
+    return out
+
+
+def load_engine(spec: str, engine: str = "openai", device: str | None = None, language: str = "es", *,
+                compute_type: str | None = None, precision: str = "fp32", plate_grammar: bool = True,
+                cache_dir: Path = CACHE_DIR, log=None):
+    """A model name, `.pt`, Lightning `.ckpt` or CTranslate2 dir -> an engine with `.transcribe(audios)`.
+
+    openai: decodes in `precision` (see decode_dtype), with the plate's grammar unless `plate_grammar`
+    is False. ctranslate2: int8 on CPU and float16 on CUDA unless `compute_type` says otherwise; it has
+    no hook for a logit filter, so it decodes without the plate's grammar. Any problem loading the model is a `pesos.WeightsError`
+    with a Spanish message.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"motor desconocido {engine!r}: usá uno de {', '.join(ENGINES)}.")
+    log = log or (lambda message: print(message, file=sys.stderr))
+    try:
+        if engine == "openai":
+            return OpenAIEngine(pesos.load_whisper(spec, device=device or default_device()), str(spec), language,
+                                precision=precision, plate_grammar=plate_grammar)
+        device = device or ("cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu")
+        compute_type = compute_type or ("float16" if device == "cuda" else "int8")
+        directory = ct2_dir_for(str(spec), "int8" if compute_type.startswith("int8") else "float16", Path(cache_dir), log)
+        model = WhisperModel(str(directory), device=device, compute_type=compute_type, cpu_threads=cpu_threads())
+        return CTranslate2Engine(model, str(spec), language, directory=directory)
+    except pesos.WeightsError:
+        raise
+    except (RuntimeError, TypeError, KeyError, ValueError, OSError) as e:  # e.g. shapes, or a model CTranslate2 rejects
+        raise pesos.WeightsError(f"{spec}: no se pudo cargar como Whisper ({type(e).__name__}: {e}).") from None

@@ -1,0 +1,122 @@
+"""The lot's SQLite rules with real processes: no double booking, a plate inside once, crashes lose nothing."""
+
+import datetime
+import multiprocessing
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+from estacionamiento import lote
+
+NOW = datetime.datetime(2025, 5, 2, 14, 0)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "lote.db"
+    lote.Parking(path).create_spots(10, covered=4)
+    return path
+
+
+def _kiosk(path, plates, barrier, results):
+    """One kiosk process: waits for the others, then assigns its plates as fast as it can."""
+    parking = lote.Parking(path)
+    barrier.wait()
+    for plate in plates:
+        try:
+            entry = parking.assign_spot(plate, 60, None, NOW)
+            results.put((plate, entry.spot))
+        except lote.ParkingError as e:
+            results.put((plate, type(e).__name__))
+
+
+def _run_kiosks(path, plates_per_kiosk):
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(len(plates_per_kiosk)), ctx.Queue()
+    procs = [ctx.Process(target=_kiosk, args=(path, plates, barrier, results)) for plates in plates_per_kiosk]
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=60) for plates in plates_per_kiosk for _ in plates]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return out
+
+
+def test_four_kiosks_at_once_never_share_a_spot(db):
+    # 4 processes x 4 plates = 16 cars for 10 spots, all started together.
+    plates = [[f"K{k}A{i:03d}BC" for i in range(4)] for k in range(4)]
+    out = _run_kiosks(db, plates)
+    spots = [s for _, s in out if s not in ("NoSpot",)]
+    assert len(spots) == 10 and len(set(spots)) == 10
+    assert sum(s == "NoSpot" for _, s in out) == 6
+    rows = lote.Parking(db).entries()
+    assert sorted(e.spot for e in rows) == sorted(spots)
+
+
+def test_the_same_plate_at_two_kiosks_at_once_enters_once(db):
+    out = _run_kiosks(db, [["AB123CD"], ["AB123CD"], ["AB123CD"]])
+    assert sorted(s for _, s in out).count("PlateInside") == 2
+    assert len(lote.Parking(db).entries()) == 1
+
+
+def test_a_plate_inside_is_refused_until_it_leaves(db):
+    parking = lote.Parking(db)
+    parking.assign_spot("AB123CD", 60, True, NOW)
+    with pytest.raises(lote.PlateInside, match="AB123CD ya figura adentro"):
+        parking.assign_spot("AB123CD", 30, None, NOW)
+    parking.register_exit("AB123CD", NOW + datetime.timedelta(hours=1))
+    assert parking.assign_spot("AB123CD", 30, None, NOW + datetime.timedelta(hours=2)).spot
+
+
+def test_kinds_preference_and_a_full_kind(db):
+    parking = lote.Parking(db)
+    covered = [parking.assign_spot(f"CCC{i:03d}", 60, True, NOW) for i in range(4)]
+    assert all(e.covered and e.spot.startswith("T") for e in covered)
+    with pytest.raises(lote.NoSpot) as full:
+        parking.assign_spot("DDD000", 60, True, NOW)
+    assert full.value.other_kind_free and "techados" in str(full.value)
+    assert parking.assign_spot("DDD000", 60, None, NOW).covered is False
+    assert parking.free_spots(NOW) == {True: 0, False: 5}
+
+
+def test_a_reservation_holds_its_spot_for_its_plate_only(tmp_path):
+    parking = lote.Parking(tmp_path / "lote.db")
+    parking.create_spots(2, covered=1)
+    res = parking.reserve("XYZ789", NOW.replace(hour=18), covered=True, now=NOW)
+    assert res.spot == "T01"
+    with pytest.raises(lote.NoSpot):
+        parking.assign_spot("AAA111", 60, True, NOW)  # the only covered spot is held
+    entry = parking.assign_spot("XYZ789", None, None, NOW)
+    assert (entry.spot, entry.stay_minutes, entry.reservation_id) == ("T01", 240, res.id)
+    assert parking.reservation("XYZ789", NOW) is None  # used
+    # an expired reservation no longer holds anything
+    parking.register_exit("XYZ789", NOW)
+    parking.reserve("QQQ999", NOW.replace(hour=15), covered=True, now=NOW)
+    assert parking.assign_spot("AAA111", 60, True, NOW.replace(hour=16)).spot == "T01"
+
+
+def test_kill_9_inside_a_transaction_keeps_committed_entries_and_frees_the_lock(db):
+    # A kiosk commits one entry, then dies (SIGKILL) in the middle of its next write transaction.
+    code = textwrap.dedent(f"""
+        import datetime, sys, time
+        from estacionamiento import lote
+        p = lote.Parking({str(db)!r})
+        p.assign_spot("AB123CD", 60, None, datetime.datetime(2025, 5, 2, 14, 0))
+        with p._write() as conn:
+            conn.execute("INSERT INTO entries(plate, arrival, expected_exit, covered, spot) "
+                         "VALUES ('ZZ999ZZ', 'x', 'y', 0, 'D06')")
+            print("dentro", flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "dentro"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    parking = lote.Parking(db, timeout_s=5)
+    assert [e.plate for e in parking.entries()] == ["AB123CD"]  # committed: kept; half-written: gone
+    assert parking.assign_spot("EF456GH", 60, None, NOW).spot  # and the lot is not left locked
