@@ -7,11 +7,12 @@ STAMP := $(VENV)/.instalado
 TORCH_VERSION ?= 2.13.0
 SYSTEM_PACKAGES := espeak-ng sox chromium
 
-.PHONY: setup system test lint demo olvido clean help
+.PHONY: setup system test test-rapido lint demo olvido clean help
 
 help:
 	@echo "make setup  - crea .venv e instala todo (torch, whisper, lightning, espeak-ng...)"
-	@echo "make test   - corre los tests (hace el setup si falta)"
+	@echo "make test   - corre todos los tests (hace el setup si falta); es lo que corre CI"
+	@echo "make test-rapido - solo los tests que no necesitan espeak-ng ni Whisper base (~1 min)"
 	@echo "make demo   - trabajo principal offline: voz sintética + Whisper base incluido"
 	@echo "make olvido - mide el olvido del modelo de la demo en habla real (../shared/audio/real_es)"
 	@echo "make lint   - ruff"
@@ -39,6 +40,10 @@ system:
 
 test: setup
 	$(PY) -m pytest -q
+
+# The tests that need neither espeak-ng nor the Whisper base weights (markers in pyproject.toml).
+test-rapido: $(STAMP)
+	$(PY) -m pytest -q -m "not voz and not base"
 
 lint: setup
 	$(VENV)/bin/ruff check .

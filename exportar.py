@@ -61,6 +61,17 @@ def _check(parser: SpanishParser, args) -> None:
         parser.error("\n".join(problems))
 
 
+def _against_forgetting(model, pretrained, args) -> None:
+    if model.dims != pretrained.dims:
+        raise pesos.WeightsError(f"--preentrenado {args.preentrenado} no tiene la forma de {args.checkpoint} "
+                         f"({pretrained.dims.n_text_layer} contra {model.dims.n_text_layer} capas de decoder, "
+                         f"{pretrained.dims.n_text_state} contra {model.dims.n_text_state} de ancho): indicá el "
+                         "modelo del que partió el entrenamiento (el --model-name de fine_tune.py).")
+    cirugia.against_forgetting(model, pretrained, args.keep_delta, args.merge_pretrained)
+    print(f"Contra el olvido: --keep-delta {args.keep_delta:g}, --merge-pretrained {args.merge_pretrained:g} "
+          f"respecto de {args.preentrenado}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -90,17 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Usalo con faster-whisper: WhisperModel({str(path)!r}, compute_type='int8'), "
               f"o con ref_test.py --checkpoint {path} --engine ctranslate2.")
     return 0
-
-
-def _against_forgetting(model, pretrained, args) -> None:
-    if model.dims != pretrained.dims:
-        raise pesos.WeightsError(f"--preentrenado {args.preentrenado} no tiene la forma de {args.checkpoint} "
-                         f"({pretrained.dims.n_text_layer} contra {model.dims.n_text_layer} capas de decoder, "
-                         f"{pretrained.dims.n_text_state} contra {model.dims.n_text_state} de ancho): indicá el "
-                         "modelo del que partió el entrenamiento (el --model-name de fine_tune.py).")
-    cirugia.against_forgetting(model, pretrained, args.keep_delta, args.merge_pretrained)
-    print(f"Contra el olvido: --keep-delta {args.keep_delta:g}, --merge-pretrained {args.merge_pretrained:g} "
-          f"respecto de {args.preentrenado}.")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def session(db, wavs, *extra):
     return result, json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow
+@pytest.mark.base
+@pytest.mark.voz
 def test_one_answer_with_everything_then_yes(tmp_path, clips):
     db = tmp_path / "lote.db"
     result, ticket = session(db, [clips["todo"], clips["si"]])
@@ -42,7 +43,8 @@ def test_one_answer_with_everything_then_yes(tmp_path, clips):
     assert (entry.plate, entry.spot, entry.stay_minutes, entry.covered) == ("PDF456", ticket["spot"], 1440, False)
 
 
-@pytest.mark.slow
+@pytest.mark.base
+@pytest.mark.voz
 def test_question_by_question(tmp_path, clips):
     db = tmp_path / "lote.db"
     result, ticket = session(db, [clips["patente"], clips["si"], clips["un_dia"], clips["si"], clips["no"]])
@@ -53,7 +55,8 @@ def test_question_by_question(tmp_path, clips):
     assert [e.spot for e in lote.Parking(db).entries()] == [ticket["spot"]]
 
 
-@pytest.mark.slow
+@pytest.mark.base
+@pytest.mark.voz
 @pytest.mark.parametrize("engine", ["openai", "ctranslate2"])
 def test_nothing_usable_hands_over_to_the_staff(tmp_path, clips, engine):
     # Also the --engine pass-through. ctranslate2 (int8) spells the espeak plate differently from run
@@ -65,6 +68,8 @@ def test_nothing_usable_hands_over_to_the_staff(tmp_path, clips, engine):
     assert lote.Parking(db).entries() == []
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_user_mistakes_are_one_spanish_line(tmp_path, clips):
     db = str(tmp_path / "lote.db")
     missing = run(["asistente.py", "--checkpoint", "base", "--db", db, "--respuestas", str(tmp_path / "falta.wav")])
@@ -91,6 +96,7 @@ def test_reservations_and_exits_from_the_command_line(tmp_path):
     assert gone.returncode == 1 and "AB123CD no figura adentro" in gone.stderr
 
 
+@pytest.mark.voz
 def test_endpointer_cuts_one_answer_out_of_a_stream(clips):
     """The microphone mode's end-of-answer detection, fed a real clip in 100 ms chunks."""
     audio = load_audio(clips["si"])  # 1 s of silence, the answer, 1.5 s of silence

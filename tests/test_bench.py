@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from conftest import run
 from test_ref_test import quiet_tiny_pt  # noqa: F401  (a fixture: the tiny model that stops at once)
 
 
+@pytest.mark.voz
 def test_bench_training_reports_both_ways_and_the_ratio(synth_dir, tiny_whisper_pt, tmp_path):
     report = tmp_path / "bench.json"
     result = run(["bench.py", "--model-name", str(tiny_whisper_pt), "--data-dir", str(synth_dir), "--n-clips", "8",
@@ -19,6 +22,7 @@ def test_bench_training_reports_both_ways_and_the_ratio(synth_dir, tiny_whisper_
     assert not list(synth_dir.glob(".cache_encoder"))  # the benchmark's cache never lands in the user's data
 
 
+@pytest.mark.voz
 def test_bench_inference_times_six_ways_on_the_same_clips(synth_dir, quiet_tiny_pt, tmp_path):  # noqa: F811
     report = tmp_path / "bench.json"
     result = run(["bench.py", "--model-name", str(quiet_tiny_pt), "--data-dir", str(synth_dir), "--n-clips", "3",
@@ -36,6 +40,7 @@ def test_bench_inference_times_six_ways_on_the_same_clips(synth_dir, quiet_tiny_
     assert not list(synth_dir.glob("ct2*"))  # the export lives in the benchmark's temporary folder
 
 
+@pytest.mark.voz
 def test_bench_rejects_too_few_clips_in_spanish():
     result = run(["bench.py", "--n-clips", "3", "--batch-size", "8"])
     assert result.returncode == 2 and "debe ser al menos" in result.stderr and "Traceback" not in result.stderr

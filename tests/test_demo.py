@@ -9,6 +9,8 @@ import pytest
 from conftest import ROOT, SHARED, run
 
 
+@pytest.mark.voz
+@pytest.mark.base
 def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     real = SHARED / "audio" / "real_es"
     if not real.exists():
@@ -23,8 +25,12 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--artifacts-dir", str(tmp_path / "artifacts"),
                   "--log-dir", str(tmp_path / "logs"), "--n-train", "12", "--n-test", "3", "--max-steps", "2",
                   "--batch-size", "4", "--habla-real", str(manifest)], timeout=900)
-    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: targets not met at this tiny scale
-    assert "WER con voces nuevas:" in result.stdout and "Habla real: WER" in result.stdout
+    assert result.returncode == 0, result.stderr[-3000:]  # it ran correctly, whatever the targets say
+    targets = result.stdout.split("=== Objetivos ===")[1]
+    for line in ("WER con voces nuevas:", "Los tres datos bien", "Habla real: WER"):
+        verdict = next(t for t in targets.splitlines() if t.startswith(line))
+        assert "cumple" in verdict, verdict  # "cumple" or "NO cumple", one per target
+    assert "La demo terminó bien" in targets
     report = json.loads((tmp_path / "artifacts" / "ref_test.json").read_text())
     assert report["n"] == 3 and report["baseline"]["model"] == "base" and report["slots"] is not None
     assert report["model"].endswith("modelo-ultimo.pt")  # the annealed end of the bounded run
@@ -33,6 +39,8 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_demo_refuses_a_real_speech_folder_without_manifest_before_any_work(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--habla-real", str(tmp_path)], timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -55,6 +63,8 @@ def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
     assert expected in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_demo_reports_every_bad_option_at_once_before_any_work(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5", "--keep-delta", "1.5",
                   "--beam-size", "0"], timeout=120)

@@ -33,6 +33,7 @@ def exported(base_model, tmp_path_factory):
     return pt, ct2
 
 
+@pytest.mark.base
 def test_round_trip_gives_the_bundle_tensors_exactly(exported, bundle):
     directory, expected, expected_aliases = bundle
     variables, aliases = pesos.read_ct2_model_bin((exported[1] / "model.bin").read_bytes())
@@ -44,6 +45,7 @@ def test_round_trip_gives_the_bundle_tensors_exactly(exported, bundle):
         assert variables[name].dtype == array.dtype and np.array_equal(variables[name], array), name
 
 
+@pytest.mark.base
 def test_config_and_tokenizer_files_match_the_bundle(exported, bundle):
     directory, ct2 = bundle[0], exported[1]
     assert json.loads((ct2 / "config.json").read_text()) == json.loads((directory / "config.json").read_text())
@@ -53,6 +55,7 @@ def test_config_and_tokenizer_files_match_the_bundle(exported, bundle):
     assert json.loads((ct2 / "preprocessor_config.json").read_text())["feature_size"] == 80
 
 
+@pytest.mark.base
 def test_ct2_dir_back_to_openai_pt(exported, base_model, tmp_path):
     back = tmp_path / "vuelta.pt"
     result = run(["exportar.py", "--checkpoint", str(exported[1]), "--to", "openai", "--out", str(back)])
@@ -64,6 +67,7 @@ def test_ct2_dir_back_to_openai_pt(exported, base_model, tmp_path):
     assert torch.equal(pesos.load_whisper(back).alignment_heads.to_dense(), base_model.alignment_heads.to_dense())
 
 
+@pytest.mark.base
 def test_int8_export_is_quantized_per_row_and_loads_back(base_model, tmp_path):
     out = pesos.save_ct2_dir(base_model, tmp_path / "int8", "int8")
     variables, _ = pesos.read_ct2_model_bin((out / "model.bin").read_bytes())
@@ -96,6 +100,7 @@ def test_large_v3_vocabulary_gets_its_own_special_token_ids(tmp_path):
     assert reference.decode(tok.encode(text, add_special_tokens=False).ids) == text
 
 
+@pytest.mark.base
 def test_command_errors_are_spanish_and_clean(tmp_path):
     result = run(["exportar.py", "--help"])
     assert result.returncode == 0 and result.stdout.startswith("uso: exportar.py") and "--quantization" in result.stdout

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 import whisper
 
@@ -51,6 +52,7 @@ def test_help_is_in_spanish():
     assert "mostrar esta ayuda" in result.stdout
 
 
+@pytest.mark.voz
 def test_tiny_run_writes_checkpoints_logs_and_exports(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -72,6 +74,8 @@ def test_tiny_run_writes_checkpoints_logs_and_exports(synth_dir, tiny_whisper_pt
     assert all(torch.equal(from_ckpt[k], last[k]) for k in last)
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_base_run_changes_only_the_decoder(synth_dir, tmp_path):
     """The issue's check with the real bundled base weights (few steps to keep CI short)."""
     data = tmp_path / "datos"
@@ -83,6 +87,7 @@ def test_base_run_changes_only_the_decoder(synth_dir, tmp_path):
     _assert_only_trainable_changed(before, after, ("encoder.", "decoder.token_embedding."))
 
 
+@pytest.mark.voz
 def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -106,6 +111,7 @@ def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 60
 
 
+@pytest.mark.voz
 def test_a_time_budget_lowers_the_steps_and_the_schedule_still_ends_at_zero(synth_dir, tiny_whisper_pt, tmp_path):
     """--max-minutes: far more --max-steps than fit in 20 s; it trains what fits and the LR decays to ~0 there."""
     data = tmp_path / "datos"
@@ -127,6 +133,7 @@ def test_a_time_budget_lowers_the_steps_and_the_schedule_still_ends_at_zero(synt
     assert max(rates) > 0.5e-3 and rates[-1] < 0.2 * max(rates)  # the planned decay, not a cut at full speed
 
 
+@pytest.mark.voz
 def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -144,6 +151,7 @@ def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tin
     assert {"train/kl_preentrenado", "train/deriva_l2", "train/ce"} <= set(events.Tags()["scalars"])
 
 
+@pytest.mark.voz
 def test_two_process_ddp_on_cpu_shares_the_batches_and_rank_0_alone_writes(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -169,6 +177,7 @@ def test_two_process_ddp_on_cpu_shares_the_batches_and_rank_0_alone_writes(synth
     assert (tmp_path / "artifacts" / "modelo-ultimo.pt").exists()
 
 
+@pytest.mark.voz
 def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_dir, tiny_whisper_pt, tmp_path, capsys):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -191,6 +200,7 @@ def test_augmentation_turns_the_cache_off_for_training_only_and_says_so(synth_di
     assert len(index) == len(batches.val_set)
 
 
+@pytest.mark.voz
 def test_a_strategy_lightning_refuses_is_a_spanish_error(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -200,6 +210,7 @@ def test_a_strategy_lightning_refuses_is_a_spanish_error(synth_dir, tiny_whisper
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.voz
 def test_top_encoder_block_trains_from_a_cut_cache(synth_dir, tiny_whisper_pt, tmp_path):
     """--train-encoder-blocks 1: the top block and ln_post change with the decoder, nothing below does."""
     data = tmp_path / "datos"

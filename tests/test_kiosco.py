@@ -34,7 +34,7 @@ from habla import PAUSE, say, spell
 
 CHROMIUM = shutil.which("chromium")
 SCREENSHOTS = ROOT / "artifacts" / "tests"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.voz, pytest.mark.base]  # a real browser speaks to a real model
 
 
 def all_in_one(plate: str) -> str:
@@ -95,6 +95,8 @@ async def two_kiosks(url, wavs, shots):
         return await asyncio.gather(*(drive(p, url, w, s) for w, s in zip(wavs, shots, strict=True)))
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
     if CHROMIUM is None:
         pytest.fail("falta chromium: `make system` lo instala (apt-get install chromium)")
@@ -113,6 +115,8 @@ def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
     assert all(s.stat().st_size > 10_000 for s in shots)
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_kill_9_mid_dialogue_loses_no_entry(server):
     """A third driver is half-way through (the server waits for "¿es correcto?") when the server dies."""
     before = lote.Parking(server["db"]).entries()  # the two kiosks' entries, if that test ran

@@ -59,6 +59,7 @@ def _hypotheses(report: dict) -> dict[str, str]:
     return {u["id"]: u["hypothesis"] for e in report["by_speaker"].values() for u in e["utterances"]}
 
 
+@pytest.mark.base
 def test_help_is_in_spanish():
     result = run(["ref_test.py", "--help"])
     assert result.returncode == 0
@@ -71,6 +72,8 @@ def test_help_is_in_spanish():
         assert bad.returncode == 2 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -103,6 +106,7 @@ def test_tiny_against_base_on_synthetic_audio(synth_dir, quiet_tiny_pt, tmp_path
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.voz
 def test_ctranslate2_engine_through_the_command(synth_dir, quiet_tiny_pt, tmp_path):
     ct2 = pesos.save_ct2_dir(pesos.load_whisper(quiet_tiny_pt), tmp_path / "ct2", "int8")
     out = tmp_path / "r.json"
@@ -116,6 +120,7 @@ def test_ctranslate2_engine_through_the_command(synth_dir, quiet_tiny_pt, tmp_pa
     assert "lo exporto" not in result.stdout  # already a CTranslate2 directory: used as it is
 
 
+@pytest.mark.base
 def test_manifest_folder_of_real_speech(tmp_path):
     source = SHARED / "audio" / "real_es"
     clips = ["asterisk_esmx_conf-getpin.wav", "slr61_arf_00295_00124481998.wav"]
@@ -143,6 +148,7 @@ def test_manifest_folder_of_real_speech(tmp_path):
     assert report["wer"] < 0.5, _hypotheses(report)
 
 
+@pytest.mark.voz
 def test_fine_tuned_lightning_checkpoint_is_really_used(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"
     shutil.copytree(synth_dir, data)
@@ -183,6 +189,7 @@ def _bad_checkpoints(tmp_path):
             prefixed_pt: "Faltan", shapes: "los tamaños de los tensores no coinciden", tmp_path / "no_existe.ckpt": "No existe"}
 
 
+@pytest.mark.voz
 def test_bad_checkpoints_are_refused_in_spanish(synth_dir, tmp_path):
     cases = _bad_checkpoints(tmp_path)
     for path, fragment in cases.items():  # in-process: the command's one loading path, fast
@@ -196,6 +203,7 @@ def test_bad_checkpoints_are_refused_in_spanish(synth_dir, tmp_path):
     assert "Traceback" not in result.stderr and not out.exists()
 
 
+@pytest.mark.base
 def test_bad_data_dirs_are_clear_errors(tmp_path):
     empty = tmp_path / "vacio"
     empty.mkdir()
@@ -214,6 +222,7 @@ def test_bad_data_dirs_are_clear_errors(tmp_path):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.voz
 def test_evaluate_in_process_with_a_loaded_model(synth_dir, quiet_tiny_pt):
     """What the demo does: an already-loaded model, no subprocess, no files."""
     notes = []
@@ -225,6 +234,7 @@ def test_evaluate_in_process_with_a_loaded_model(synth_dir, quiet_tiny_pt):
     assert "WER (normalizado)" in table and "Peores frases" in table
 
 
+@pytest.mark.voz
 def test_slot_scoring_on_references_and_empty_hypotheses(synth_dir):
     items, _, labels = ref_test.load_items(synth_dir, log=lambda m: None)
     perfect = ref_test.score(items, [i.text for i in items], labels, log=lambda m: None)
@@ -240,6 +250,7 @@ def test_slot_scoring_on_references_and_empty_hypotheses(synth_dir):
     assert silent["slots_from_reference"] == perfect["slots_from_reference"]
 
 
+@pytest.mark.voz
 def test_written_baseline_has_the_documented_shape(synth_dir, quiet_tiny_pt, tmp_path):
     """demo.py-style use: report["baseline"] set to a whole evaluate() result, then write_outputs."""
     model = pesos.load_whisper(quiet_tiny_pt)

@@ -18,6 +18,7 @@ def speech(tmp_path_factory):
     return load_audio(path)
 
 
+@pytest.mark.voz
 def test_speed_perturbation_changes_the_length_by_the_factor(speech):
     faster = aumentos.speed_perturb(speech, 1.1)
     slower = aumentos.speed_perturb(speech, 0.9)
@@ -25,6 +26,7 @@ def test_speed_perturbation_changes_the_length_by_the_factor(speech):
     assert faster.dtype == np.float32
 
 
+@pytest.mark.voz
 def test_noise_lands_at_the_requested_snr_and_follows_the_seed(speech):
     noisy = aumentos.add_noise(speech, 20, np.random.default_rng(0))
     noise = noisy.astype(np.float64) - speech
@@ -34,6 +36,7 @@ def test_noise_lands_at_the_requested_snr_and_follows_the_seed(speech):
     assert not np.array_equal(noisy, aumentos.add_noise(speech, 20, np.random.default_rng(1)))
 
 
+@pytest.mark.voz
 def test_specaugment_masks_the_speech_and_leaves_the_padding(speech):
     mel = log_mel(speech, 80)
     n_frames = len(speech) // 160
@@ -48,6 +51,7 @@ def test_specaugment_masks_the_speech_and_leaves_the_padding(speech):
     assert 0 < whole_frames <= 2 * 0.2 * n_frames and 0 < whole_bands <= 2 * 27
 
 
+@pytest.mark.voz
 def test_augmented_dataset_changes_train_items_reproducibly(synth_dir):
     tiny = make_tiny_whisper()
     tokenizer = decodificacion.get_tokenizer(tiny, "es")

@@ -1,5 +1,6 @@
 """The encoder-output cache: same loss as recomputing, reused across runs, rebuilt when weights change."""
 
+import pytest
 import torch
 
 import comun
@@ -15,6 +16,8 @@ def _batch(dataset, n=2):
     return collate([dataset[i] for i in range(n)])
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_cached_and_recomputed_loss_match_on_the_same_batch(synth_dir, base_model, tmp_path):
     import shutil
 
@@ -39,6 +42,7 @@ def test_cached_and_recomputed_loss_match_on_the_same_batch(synth_dir, base_mode
     assert EncoderCache(data, base_model).build(base_model, cached.clips(), 2, "cpu", progress=False) == 0
 
 
+@pytest.mark.voz
 def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
     a, b = make_tiny_whisper(seed=0), make_tiny_whisper(seed=1)
     assert EncoderCache(tmp_path, a).directory != EncoderCache(tmp_path, b).directory
@@ -49,6 +53,7 @@ def test_cache_key_follows_weights_and_audio(synth_dir, tmp_path):
     assert EncoderCache(tmp_path, a, autocast=torch.bfloat16).directory != EncoderCache(tmp_path, a).directory
 
 
+@pytest.mark.voz
 def test_cut_cache_plus_the_trained_blocks_is_the_whole_encoder(synth_dir):
     """With the top blocks training, the cache holds what enters them; its key ignores their weights."""
     model = make_tiny_whisper(seed=0).eval()

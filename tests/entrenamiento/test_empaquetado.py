@@ -3,6 +3,7 @@
 import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,6 +63,7 @@ def test_packed_dataset_joins_audio_text_and_tokens(tmp_path):
     assert packed[joined]["mel"].shape == (80, 3000)
 
 
+@pytest.mark.voz
 def test_fine_tune_packs_training_answers_and_not_validation(synth_dir, tiny_whisper_pt, tmp_path):
     data = tmp_path / "datos"  # a copy: the run writes particion.tsv and a cache, other tests expect neither
     shutil.copytree(synth_dir, data)
@@ -72,6 +74,7 @@ def test_fine_tune_packs_training_answers_and_not_validation(synth_dir, tiny_whi
     assert (tmp_path / "artifacts" / "modelo-ultimo.pt").is_file()
 
 
+@pytest.mark.voz
 def test_pack_seconds_errors_are_spanish_and_together(synth_dir, tiny_whisper_pt, tmp_path):
     result = train(synth_dir, tiny_whisper_pt, tmp_path, "--pack-seconds", "45", "--batch-size", "x")
     assert result.returncode == 2

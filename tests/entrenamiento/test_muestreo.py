@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
@@ -54,6 +55,7 @@ def _padding(dataset, sampler) -> float:
     return (labels == -100).float().mean().item()
 
 
+@pytest.mark.voz
 def test_grouped_batches_pad_less_than_random_order_on_real_data(synth_dir):
     tokenizer = decodificacion.get_tokenizer(make_tiny_whisper(), "es")
     split = {i: "train" for i in datos.read_transcripts(synth_dir)}

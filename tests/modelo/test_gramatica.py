@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import torch
 import whisper
 
@@ -45,6 +46,7 @@ def test_the_valid_plates_a_run_already_holds():
     assert gramatica.plates_inside("P P 2 9 7") == [] and gramatica.plates_inside("M Q F 4 3") == []
 
 
+@pytest.mark.base
 def test_the_grammar_allows_only_what_keeps_some_shape(base_model):
     tokenizer = decodificacion.get_tokenizer(base_model, "es")
     grammar = gramatica.PlateGrammar(tokenizer, sample_begin=3)
@@ -60,6 +62,8 @@ def test_the_grammar_allows_only_what_keeps_some_shape(base_model):
     assert open_[1] == set("0123456789")  # 999AAA: a third digit
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_a_real_model_under_the_grammar_gives_a_valid_plate_and_leaves_the_rest(base_model, tmp_path):
     """Base writes spelled letters as words; under the grammar it must still pick symbols of a valid shape."""
     wav = espeak("la patente es pe pe e dos nueve siete, listo", tmp_path / "patente.wav", voice="es-419")
@@ -75,6 +79,7 @@ def test_a_real_model_under_the_grammar_gives_a_valid_plate_and_leaves_the_rest(
     assert extract(repaired).plate == plate.replace(" ", "")
 
 
+@pytest.mark.base
 def test_the_ranker_prefers_the_plate_that_leaves_the_next_words_be(base_model):
     tokenizer = decodificacion.get_tokenizer(base_model, "es")
     grammar = gramatica.PlateGrammar(tokenizer, sample_begin=0)

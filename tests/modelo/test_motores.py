@@ -32,6 +32,8 @@ def clear_corpus(tmp_path_factory):
     return out
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_faster_whisper_matches_openai_whisper_on_synthetic_speech(clear_corpus, base_model, base_ct2):
     """The issue's bar: the exported model's WER within 0.5 points of openai-whisper on the same checkpoint."""
     texts = datos.read_transcripts(clear_corpus)
@@ -46,6 +48,8 @@ def test_faster_whisper_matches_openai_whisper_on_synthetic_speech(clear_corpus,
     assert wer_openai < 0.8, openai  # really transcribed (both empty would be 1.0)
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_batched_beam_search_decodes_each_clip_against_its_own_audio(clear_corpus, base_model):
     """openai-whisper alone mixes up the audio of a batch under beam search (PR #2197); ours gives each clip's
     beams its own encoder output, so a batch of 4 decodes exactly as the 4 clips one by one."""
@@ -60,6 +64,8 @@ def test_batched_beam_search_decodes_each_clip_against_its_own_audio(clear_corpu
     assert [r.text for r in decodificacion._decode(base_model, mel, options)] == one_by_one
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_bf16_decoding_transcribes_like_fp32(clear_corpus, base_model):
     """--precision bf16 (what auto picks on CPUs with AMX or AVX512-BF16): the same model in bf16 autocast
     gets the clear answers about as right as in fp32, and the model's own weights stay fp32."""
@@ -85,6 +91,8 @@ def test_auto_precision_follows_the_hardware():
         motores.OpenAIEngine(make_tiny_whisper(), "tiny", precision="fp8")
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_int8_engine_transcribes_a_clear_sentence(base_ct2, tmp_path):
     # The float16 export, quantized to int8 by CTranslate2 as it loads: no second export.
     int8 = motores.load_engine(str(base_ct2.directory), "ctranslate2", device="cpu", compute_type="int8")
@@ -111,6 +119,7 @@ def test_export_cache_is_reused_until_the_checkpoint_changes(tmp_path):
     assert load().directory != first.directory and len(messages) == 2
 
 
+@pytest.mark.base
 def test_bad_models_and_engines_are_spanish_errors(tmp_path):
     with pytest.raises(pesos.WeightsError, match="No existe"):
         motores.load_engine(str(tmp_path / "no_existe.pt"), "ctranslate2", cache_dir=tmp_path)

@@ -13,6 +13,7 @@ from modelo.audio import load_audio, log_mel
 from texto import metricas
 
 
+@pytest.mark.base
 def test_bundle_transcribes_jfk(base_model):
     jfk = SHARED / "audio" / "jfk.flac"
     if not jfk.exists():
@@ -24,6 +25,8 @@ def test_bundle_transcribes_jfk(base_model):
         assert phrase in text
 
 
+@pytest.mark.base
+@pytest.mark.voz
 def test_bundle_transcribes_spanish_espeak(base_model, tmp_path):
     sentence = "Buenos días, quiero dejar el auto en el estacionamiento"
     wav = espeak(sentence, tmp_path / "es.wav", voice="es")
@@ -32,6 +35,7 @@ def test_bundle_transcribes_spanish_espeak(base_model, tmp_path):
     assert metricas.error_rates([sentence], [text])["wer"] <= 0.2, text
 
 
+@pytest.mark.base
 def test_ct2_reader_reads_the_whole_bundle():
     directory, parts = pesos.bundle_files("base")
     variables, aliases = pesos.read_ct2_model_bin(b"".join(p.read_bytes() for p in parts))  # every byte, or an error
@@ -39,6 +43,7 @@ def test_ct2_reader_reads_the_whole_bundle():
     assert variables["encoder/num_heads"] == 8 and variables["decoder/embeddings/weight"].shape == (51865, 512)
 
 
+@pytest.mark.base
 def test_float32_ct2_dir_loads_same_weights(base_model, tmp_path):
     directory, parts = pesos.bundle_files("base")
     variables, aliases = pesos.read_ct2_model_bin(b"".join(p.read_bytes() for p in parts))
@@ -52,6 +57,7 @@ def test_float32_ct2_dir_loads_same_weights(base_model, tmp_path):
     assert model.encoder.blocks[0].attn.key.bias is None
 
 
+@pytest.mark.base
 def test_openai_pt_round_trip_through_whisper_load_model(base_model, tmp_path):
     path = pesos.save_whisper(base_model, tmp_path / "base.pt")
     loaded = whisper.load_model(str(path), device="cpu")
@@ -60,6 +66,7 @@ def test_openai_pt_round_trip_through_whisper_load_model(base_model, tmp_path):
         assert torch.equal(tensor, loaded.state_dict()[name].float()), name
 
 
+@pytest.mark.base
 def test_offline_name_falls_back_to_bundle_with_one_line(monkeypatch, capsys, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("sin red")
@@ -77,6 +84,7 @@ def test_offline_name_without_bundle_is_a_clear_error(monkeypatch, tmp_path):
         pesos.load_whisper("tiny", download_root=str(tmp_path))
 
 
+@pytest.mark.base
 def test_unknown_name_and_broken_files_are_clear_errors(tmp_path):
     with pytest.raises(pesos.WeightsError, match="no es un modelo oficial"):
         pesos.load_whisper("enorme")
