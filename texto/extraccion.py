@@ -1,7 +1,8 @@
 """Text -> parking slots (plate, stay, covered preference).
 
 Pure text on purpose: no torch or whisper import, so the assistant and the tests load it instantly.
-The rules are the ones in CONVENCIONES_SLOTS.md; comments say why a rule is hand-written.
+The rules are the ones in CONVENCIONES_SLOTS.md; comments say why a rule is hand-written. Spoken numbers
+are read by texto.numeros, the one parser that transcripts and WER use too.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from text_to_num import text2num
-
 from texto.letras import LETTER_NAMES, SHAPES
 from texto.normalizar import fold
+from texto.numeros import NUMBER_WORDS, number_at, numeric_words
 
 
 @dataclass(frozen=True)
@@ -33,86 +33,6 @@ def _fold(text: str) -> str:
     return fold(text, keep="ñ")
 
 
-# Number words, folded -> the accented spelling text2num expects (text2num 3.x rejects "veintitres").
-_UNITS = "cero uno una un dos tres cuatro cinco seis siete ocho nueve".split()
-_NUMBER_WORDS: dict[str, str] = {w: w for w in _UNITS}
-_NUMBER_WORDS.update(
-    {
-        "diez": "diez",
-        "once": "once",
-        "doce": "doce",
-        "trece": "trece",
-        "catorce": "catorce",
-        "quince": "quince",
-        "dieciseis": "dieciséis",
-        "diecisiete": "diecisiete",
-        "dieciocho": "dieciocho",
-        "diecinueve": "diecinueve",
-        "veinte": "veinte",
-        "veintiuno": "veintiuno",
-        "veintiun": "veintiuno",
-        "veintiuna": "veintiuna",
-        "veintidos": "veintidós",
-        "veintitres": "veintitrés",
-        "veinticuatro": "veinticuatro",
-        "veinticinco": "veinticinco",
-        "veintiseis": "veintiséis",
-        "veintisiete": "veintisiete",
-        "veintiocho": "veintiocho",
-        "veintinueve": "veintinueve",
-        "treinta": "treinta",
-        "cuarenta": "cuarenta",
-        "cincuenta": "cincuenta",
-        "sesenta": "sesenta",
-        "setenta": "setenta",
-        "ochenta": "ochenta",
-        "noventa": "noventa",
-        "cien": "cien",
-        "ciento": "ciento",
-        "mil": "mil",
-        "millon": "millón",
-        "millones": "millones",
-        "zero": "cero",
-        "tres": "tres",
-    }
-)
-for _h, _w in (
-    ("dos", "doscient"),
-    ("tres", "trescient"),
-    ("cuatro", "cuatrocient"),
-    ("quinient", "quinient"),
-    ("seis", "seiscient"),
-    ("siete", "setecient"),
-    ("ocho", "ochocient"),
-    ("nueve", "novecient"),
-):
-    for _g in ("os", "as"):
-        _NUMBER_WORDS[_w + _g] = _w + _g
-# Misspellings the ASR or people produce ("diesiseis" is in Duckling's corpus).
-_NUMBER_WORDS.update(
-    {
-        "diesiseis": "dieciséis",
-        "diesisiete": "diecisiete",
-        "diesiocho": "dieciocho",
-        "diesinueve": "diecinueve",
-        "beinte": "veinte",
-    }
-)
-
-_TENS_JOIN = {"diez": "dieci", "veinte": "veinti"}
-_HUNDREDS = {
-    "dos": "doscientos",
-    "tres": "trescientos",
-    "cuatro": "cuatrocientos",
-    "quinientos": "quinientos",
-    "seis": "seiscientos",
-    "siete": "setecientos",
-    "ocho": "ochocientos",
-    "nueve": "novecientos",
-}
-_ZERO_WORDS = {"cero", "zero"}
-
-
 _TOKEN_RE = re.compile(
     # "4,5,6" is a list of digits (a plate read one by one), not the decimal 4,5 followed by 6.
     r"\d{1,2}:\d{2}|\d{1,3}(?:\.\d{3})+(?!\d)|(?<!\d,)\d+,\d+(?!,\d)|\d+\.\d{1,2}(?!\d)|[a-zñ]+|\d+|[^\sa-zñ0-9]", re.I
@@ -122,124 +42,6 @@ _TOKEN_RE = re.compile(
 def _tokenize(text: str) -> list[str]:
     """Folded tokens: words, digit runs, times (18:30), thousands (1.500), decimals (1,5), punctuation."""
     return _cased_tokens(text)[0]
-
-
-def _merge_number_spellings(words: list[str]) -> list[str]:
-    """Old or split spellings text2num rejects: "diez y seis", "veinte y tres", "dos cientos"."""
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w in _TENS_JOIN and i + 2 < len(words) and words[i + 1] == "y" and words[i + 2] in _UNITS[1:]:
-            unit = words[i + 2]
-            if unit in ("uno", "una", "un") and w == "diez":
-                out.append(w)
-                i += 1
-                continue
-            out.append(_TENS_JOIN[w] + ("uno" if unit == "un" else unit))
-            i += 3
-            continue
-        if w in _HUNDREDS and i + 1 < len(words) and words[i + 1] == "cientos":
-            out.append(_HUNDREDS[w])
-            i += 2
-            continue
-        out.append(w)
-        i += 1
-    return out
-
-
-def _number_at(words: list[str], i: int) -> tuple[str, int] | None:
-    """Longest number starting at words[i] as (digit string, words used).
-
-    text2num decides what one number is ("cuatro cincuenta" is two, "sesenta quince" is two);
-    zeros are kept as leading digits by hand because text2num drops them ("cero cinco" -> 5).
-    """
-    w = words[i]
-    if w in _ZERO_WORDS:
-        return "0", 1
-    if w.isdigit():
-        return w, 1
-    if w not in _NUMBER_WORDS:
-        return None
-    best: tuple[str, int] | None = None
-    j = i
-    parts: list[str] = []
-    while j < len(words) and j - i < 40:
-        if words[j] in _NUMBER_WORDS and words[j] not in _ZERO_WORDS:
-            parts.append(_NUMBER_WORDS[words[j]])
-        elif words[j] == "y" and parts:
-            parts.append("y")
-        else:
-            break
-        j += 1
-        if parts[-1] != "y":
-            try:
-                best = (str(text2num(" ".join(parts), "es")), j - i)
-            except ValueError:
-                if len(parts) > 1 and parts[-2] != "y":
-                    break
-    if best is None:
-        return None
-    # "treinta y 3": a digit after "y" completes the tens (Duckling accepts it).
-    k = i + best[1]
-    if k + 1 < len(words) and words[k] == "y" and words[k + 1].isdigit() and len(words[k + 1]) == 1:
-        if best[0].endswith("0") and len(best[0]) == 2:
-            return str(int(best[0]) + int(words[k + 1])), best[1] + 2
-    return best
-
-
-def parse_number(text: str) -> float | None:
-    """A whole phrase as one number (used by the tests against the peer corpora)."""
-    toks = _tokenize(text)
-    sign = 1.0
-    if toks and toks[0] in {"-", "menos", "negativo"}:
-        sign, toks = -1.0, toks[1:]
-    value = _unsigned_number(toks)
-    return None if value is None else sign * value
-
-
-def _unsigned_number(toks: list[str]) -> float | None:
-    if not toks:
-        return None
-    if len(toks) == 1 and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", toks[0]):
-        return float(toks[0].replace(".", ""))
-    if len(toks) == 1 and re.fullmatch(r"\d+,\d+", toks[0]):
-        return float(toks[0].replace(",", "."))
-    words = _merge_number_spellings(toks)
-    digits = ""
-    i = 0
-    while i < len(words):
-        got = _number_at(words, i)
-        if got is None:
-            return None
-        digits += got[0]
-        i += got[1]
-        if i < len(words) and digits != "0" * len(digits):
-            return None  # two numbers ("cinco cero"): not one value
-    return float(digits) if digits else None
-
-
-def _numeric_words(tokens: list[str]) -> list[str]:
-    """Tokens with every spoken number replaced by its digits ("dos horas" -> "2 horas")."""
-    words = _merge_number_spellings(tokens)
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w in _ZERO_WORDS and i + 1 < len(words):
-            nxt = _number_at(words, i + 1)
-            if nxt is not None and words[i + 1] not in _ZERO_WORDS:
-                out.append("0" + nxt[0])  # "cero dos" -> "02", as text2num writes it
-                i += 1 + nxt[1]
-                continue
-        got = _number_at(words, i) if not w.isdigit() else None
-        if got is None:
-            out.append(w)
-            i += 1
-        else:
-            out.append(got[0])
-            i += got[1]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,16 +229,18 @@ def _is_quantity(words: list[str], flags: list[str], start: int, end: int) -> bo
     nxt = words[end] if end < len(words) else ""
     prev_is_letters = start > 0 and words[start - 1].isalpha() and len(words[start - 1]) <= 3
     plate_digits = len(words[start]) == 3 and words[start].isdigit() and prev_is_letters
+    # Letters written right after the digits: in capitals, or glued on both sides of them ("AA000KM").
+    written_after = end < len(words) and (flags[end] == "U" or (flags[start], flags[end]) == ("g", "W"))
     if (nxt in _ABBREVIATED_UNITS and (flags[end] == "U" or flags[start] == "g" or plate_digits)) or (
-        plate_digits and end < len(words) and flags[end] == "U" and 2 <= len(nxt) <= 3
+        plate_digits and written_after and 2 <= len(nxt) <= 3
     ):
-        nxt = ""  # "AB 123 HS", "ab123hs", "AC 517 KM": plate letters that look like a unit
+        nxt = ""  # "AB 123 HS", "ab123hs", "AC 517 KM", "AA000KM": plate letters that look like a unit
     prev = words[start - 1] if start > 0 else ""
     letters_follow = end < len(words) and flags[end] in ("U", "W") and 2 <= len(words[end]) <= 3
     if prev in {"las", "$", "nro", "numero", "altura"} or (prev in _CAR_BRANDS and not (plate_digits and letters_follow)):
         return True  # "un Peugeot 208"; but "VW 327 DJ" has a plate's whole shape
     after = next((w for w in words[end:] if w[0].isalnum()), "")
-    if prev == "la" and words[start] in {"1", "una", "uno"} and not (after.isdigit() or after in _NUMBER_WORDS):
+    if prev == "la" and words[start] in {"1", "una", "uno"} and not (after.isdigit() or after in NUMBER_WORDS):
         return True  # "hasta la una", but not "es la 1 00 AAA"
     if nxt in _UNIT_WORDS and nxt not in _QUANTITY_AFTER:
         return True
@@ -461,7 +265,7 @@ def _letter_at(words: list[str], i: int) -> tuple[str, int] | None:
 
 
 _NOT_MNEMONIC = (
-    set(_NUMBER_WORDS) | {n for k in _LETTER_PHRASES for n in k} | {"duplicado", "triplicado", "cuadruplicado"}
+    NUMBER_WORDS | {n for k in _LETTER_PHRASES for n in k} | {"duplicado", "triplicado", "cuadruplicado"}
 )
 
 
@@ -489,13 +293,13 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
             continue
         if w in {"doble", "triple"} and i + 1 < n:
             times = 2 if w == "doble" else 3
-            got = _number_at(words, i + 1)
+            got = number_at(words, i + 1)
             if got is not None and len(got[0]) == 1:
                 items.append(_Item("D", got[0] * times, True, i))
                 i += 1 + got[1]
                 continue
-        if w.isdigit() or w in _NUMBER_WORDS and w not in {"un", "una"}:
-            got = _number_at(words, i) if not w.isdigit() else (w, 1)
+        if w.isdigit() or w in NUMBER_WORDS and w not in {"un", "una"}:
+            got = number_at(words, i)
             if got is not None:
                 kind = "X" if _is_quantity(words, upper, i, i + got[1]) else "D"
                 items.append(_Item(kind, got[0], True, i))
@@ -792,7 +596,7 @@ _IGNORE_BEFORE = re.compile(
 def _stay_text(words: list[str]) -> str:
     """Numbers as digits, decimals with a dot, approximators and "y pico" removed."""
     toks = []
-    for w in _numeric_words(words):
+    for w in numeric_words(words):
         if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", w):
             w = w.replace(".", "")
         elif re.fullmatch(r"\d+,\d+", w):

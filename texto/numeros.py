@@ -1,4 +1,5 @@
-"""Spanish number words -> digits, for training targets and for WER (applied to both sides).
+"""Spanish number words -> digits, for training targets and for WER (applied to both sides), and the
+number parser the slot extractor reads plates and stays with: one grammar for the whole project.
 
 Pure text on purpose (no torch/whisper import). `to_digits` never raises: evaluation runs it on
 whatever a model writes.
@@ -15,36 +16,169 @@ Policy (one canonical written form, so "seis y media", "6 y media" and "6:30" co
   "fórmula uno" -> "fórmula 1", "la una y media" -> "la 1:30"; but "uno de los", "enseñan a uno",
   "cada uno", "tengo un nuevo champú", "un diecisiete por ciento" keep the word.
 
-The grammar below decides *which words* form one number (text2num would glue "dos mil uno una" into
-"2001 1" and turn "cuarto" into "4º"); text2num's `alpha2digit` converts each such phrase.
+text2num decides what one number is and writes its digits (`number_at`); the rules here only add what it
+lacks in running text: old and misspelled spellings, "y" only between tens and units (it reads "dos mil y
+tres mil" as 2003), years said without "cientos", "los noventas", and "ciento"/"millones" alone as words.
 """
 
 from __future__ import annotations
 
 import re
 
+from text_to_num import text2num
+
 from texto.normalizar import fold
 
-try:  # text2num is a runtime dependency; the grammar's own value is the fallback if it is missing.
-    from text_to_num import alpha2digit
-except ImportError:  # pragma: no cover
-    alpha2digit = None
+# What a speaker says for 0..29, the tens and the hundreds: the synthesizer's words and text2num's spellings.
+_SAID_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis " \
+         "diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés veinticuatro veinticinco " \
+         "veintiséis veintisiete veintiocho veintinueve".split()
+_SAID_TENS = {3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta", 7: "setenta", 8: "ochenta", 9: "noventa"}
+_SAID_HUNDREDS = {1: "ciento", 2: "doscientos", 3: "trescientos", 4: "cuatrocientos", 5: "quinientos",
+             6: "seiscientos", 7: "setecientos", 8: "ochocientos", 9: "novecientos"}
 
-UNITS = {"uno": 1, "un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
-         "ocho": 8, "nueve": 9}
-TEENS = {"diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15, "dieciseis": 16,
-         "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20, "veintiuno": 21, "veintiun": 21,
-         "veintiuna": 21, "veintidos": 22, "veintitres": 23, "veinticuatro": 24, "veinticinco": 25,
-         "veintiseis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29}
-TENS = {"treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80,
-        "noventa": 90}
-HUNDREDS = {"cien": 100, "ciento": 100, "doscientos": 200, "trescientos": 300, "cuatrocientos": 400,
-            "quinientos": 500, "seiscientos": 600, "setecientos": 700, "ochocientos": 800, "novecientos": 900}
-HUNDREDS.update({k[:-2] + "as": v for k, v in HUNDREDS.items() if k.endswith("os")})
-MILLION = {"millon", "millones"}
-# "los sesentas" = the sixties, written "los 60".
-DECADES = {k + "s": v for k, v in TENS.items()}
+# Folded number word -> the spelling text2num reads (it rejects "veintitres"); misspellings the ASR or people
+# write ("diesiseis" is in Duckling's corpus) map to the standard word.
+_SPELLING = {fold(w): w for w in (*_SAID_UNITS[1:], *_SAID_TENS.values(), *_SAID_HUNDREDS.values())}
+_SPELLING.update({fold(w)[:-2] + "as": w[:-2] + "as" for w in _SAID_HUNDREDS.values() if w.endswith("os")})
+_SPELLING.update({w: w for w in ("un", "una", "veintiuna", "cien", "mil", "millones")})
+_SPELLING.update({"millon": "millón", "veintiun": "veintiuno", "diesiseis": "dieciséis", "diesisiete": "diecisiete",
+                  "diesiocho": "dieciocho", "diesinueve": "diecinueve", "beinte": "veinte"})
+ZERO_WORDS = frozenset({"cero", "zero"})
+# Every folded word a number is made of (the extractor tells number words from letter names with it).
+NUMBER_WORDS = frozenset(_SPELLING) | ZERO_WORDS
 ONE_WORDS = {"un", "uno", "una"}
+
+_UNITS = {w: n for n, w in enumerate(_SAID_UNITS[:10]) if n} | {"un": 1, "una": 1}
+_TENS = {fold(w) for w in _SAID_TENS.values()}
+# Old spellings text2num rejects: "diez y seis" = dieciséis, "veinte y tres" = veintitrés.
+_OLD_TENS = {"diez": "dieci", "veinte": "veinti"}
+# "los sesentas" = the sixties, written "los 60".
+_DECADES = {w + "s": 10 * n for n, w in _SAID_TENS.items()}
+# Alone, these are words: "diez por ciento", "millones de personas".
+_NOT_ALONE = {"ciento", "millon", "millones"}
+
+
+def _unit(word: str) -> str:
+    """The unit said (or written as one digit) in word, "" if none: "tres" -> "tres", "3" -> "tres"."""
+    if len(word) == 1 and word in "123456789":
+        return _SAID_UNITS[int(word)]
+    return word if word in _UNITS else ""
+
+
+def _said_at(words: list[str], j: int, continues: bool) -> tuple[str, int] | None:
+    """The number word at j in text2num's spelling, and how many words say it.
+
+    Forms text2num rejects become the one word they stand for: "dos cientos" -> doscientos, "diez y seis"
+    -> dieciséis. "y" only joins tens and units: text2num would read "dos mil y tres mil" as 2003.
+    """
+    w = words[j]
+    nxt = words[j + 1] if j + 1 < len(words) else ""
+    if w == "y":
+        unit = _unit(nxt)  # "treinta y 3" too
+        return ("y " + unit, 2) if continues and unit and words[j - 1] in _TENS else None
+    if _UNITS.get(w, 0) > 1 and nxt in ("cientos", "cientas"):
+        return _SAID_HUNDREDS[_UNITS[w]], 2
+    if w in _OLD_TENS and nxt == "y" and (j == 0 or words[j - 1] not in ("la", "las")):  # "las diez y siete": 10:07
+        joined = _OLD_TENS[w] + _unit(words[j + 2] if j + 2 < len(words) else "")
+        if joined in _SPELLING:
+            return _SPELLING[joined], 3
+    return (_SPELLING[w], 1) if w in _SPELLING else None
+
+
+def number_at(words: list[str], i: int) -> tuple[str, int] | None:
+    """The number that starts at folded word i, as (digits, words used); None if none starts there.
+
+    text2num decides how far one number goes: the longest run of number words it reads as one
+    ("cuatro cincuenta" is two, "treinta cinco" one). A zero is a number by itself, because text2num
+    drops leading zeros ("cero cinco" -> 5) that plates and phone-like readings keep.
+    """
+    first = words[i]
+    if first.isdigit():
+        return first, 1
+    if first in ZERO_WORDS:
+        return "0", 1
+    if first in _DECADES:
+        return (str(_DECADES[first]), 1) if i > 0 and words[i - 1] in ("los", "anos") else None
+    said: list[str] = []
+    best = None
+    j = i
+    while j < len(words) and (item := _said_at(words, j, bool(said))):
+        said.append(item[0])
+        j += item[1]
+        try:
+            best = str(text2num(" ".join(said), "es")), j - i
+        except ValueError:
+            break
+    if best is None or (best[1] == 1 and first in _NOT_ALONE):
+        return None
+    if first == "mil" and best[1] == 2 and _UNITS.get(words[i + 1], 0) > 1 and i + 2 < len(words):
+        tail = number_at(words, i + 2) if words[i + 2] in _SPELLING else None
+        if tail and 10 <= int(tail[0]) <= 99:  # "mil nueve treinta y ocho" is 1938, said without "cientos"
+            return str(1000 + 100 * _UNITS[words[i + 1]] + int(tail[0])), 2 + tail[1]
+    return best
+
+
+def numeric_words(words: list[str]) -> list[str]:
+    """Folded words with every number as digits ("dos horas" -> "2 horas"), "un"/"una" included.
+
+    Zeros lead the number after them, as text2num writes them: "cero dos" -> "02".
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        digits, n = number_at(words, i) or (words[i], 1)
+        if words[i] in ZERO_WORDS and i + 1 < len(words) and words[i + 1] not in ZERO_WORDS:
+            after = number_at(words, i + 1)
+            if after is not None:
+                digits, n = "0" + after[0], 1 + after[1]
+        out.append(digits)
+        i += n
+    return out
+
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+|\s+|.", re.DOTALL)
+
+
+class _Words:
+    """Tokens (spaces kept, to write the text back) and the folded words among them.
+
+    Punctuation marks are words too, so a number never runs across one.
+    """
+
+    def __init__(self, text: str):
+        self.tokens = _TOKEN.findall(text)
+        self.words = [i for i, t in enumerate(self.tokens) if not t.isspace()]
+        self.norm = [fold(self.tokens[i]) for i in self.words]
+
+    def get(self, k: int) -> str:
+        return self.norm[k] if 0 <= k < len(self.norm) else ""
+
+
+_WRITTEN = re.compile(r"\d{1,3}(?:\.\d{3})+|\d+(?:,\d+)?")  # Argentine notation: "1.200.000", "1,5"
+_SIGN = re.compile(r"(?:-|menos\b|negativo\b)\s*")
+
+
+def parse_number(text: str) -> float | None:
+    """A whole phrase as one number ("menos mil doscientos", "cero uno", "1.200.000", "1,5"), else None."""
+    text = fold(text).strip()
+    sign = _SIGN.match(text)
+    if sign:
+        text = text[sign.end() :]
+    factor = -1.0 if sign else 1.0
+    if _WRITTEN.fullmatch(text):
+        return factor * float(text.replace(".", "").replace(",", "."))
+    words = _Words(text).norm
+    digits = ""
+    i = 0
+    while i < len(words):
+        got = number_at(words, i)
+        if got is None or digits.strip("0"):
+            return None  # not a number, or a second one after a number ("cinco cero")
+        digits += got[0]
+        i += got[1]
+    return factor * float(digits) if digits else None
+
 
 # After un/una these nouns make it a count ("una hora" = 1 hora), unless a copula precedes ("es un año raro").
 MEASURE_NOUNS = {
@@ -67,104 +201,18 @@ LABEL_NOUNS = {
 CONNECTORS = {"o", "u", "y", "a", "al", "entre", "por", "mas", "menos"}
 DAYPARTS = {"manana", "tarde", "noche", "madrugada", "mediodia"}
 
-_TOKEN = re.compile(r"[^\W\d_]+|\d+|\s+|.", re.DOTALL)
-
-
-def _norm(word: str) -> str:
-    return fold(word)
-
-
-class _Words:
-    """Tokens with each word's normalized form; numbers may only span words joined by plain spaces."""
-
-    def __init__(self, text: str):
-        self.tokens = _TOKEN.findall(text)
-        self.words = [i for i, t in enumerate(self.tokens) if not t.isspace()]
-        self.norm = [_norm(self.tokens[i]) for i in self.words]
-
-    def joined(self, k: int) -> bool:
-        """Whether word k follows word k-1 with only spaces between."""
-        if k <= 0 or k >= len(self.words):
-            return False
-        a, b = self.words[k - 1], self.words[k]
-        return all(self.tokens[i].isspace() for i in range(a + 1, b))
-
-    def get(self, k: int) -> str:
-        return self.norm[k] if 0 <= k < len(self.norm) else ""
-
-
-def _below_100(w: _Words, k: int) -> tuple[int, int] | None:
-    word = w.get(k)
-    if word in UNITS or word in TEENS:
-        return UNITS.get(word) or TEENS[word], k + 1
-    if word in TENS:
-        if w.get(k + 1) == "y" and w.get(k + 2) in UNITS and w.joined(k + 1) and w.joined(k + 2):
-            return TENS[word] + UNITS[w.get(k + 2)], k + 3
-        return TENS[word], k + 1
-    return None
-
-
-def _below_1000(w: _Words, k: int) -> tuple[int, int] | None:
-    word = w.get(k)
-    if word in HUNDREDS:
-        if word == "cien":
-            return 100, k + 1
-        rest = _below_100(w, k + 1) if w.joined(k + 1) else None
-        if rest:
-            return HUNDREDS[word] + rest[0], rest[1]
-        return (None if word == "ciento" else (HUNDREDS[word], k + 1))
-    return _below_100(w, k)
-
-
-def _number(w: _Words, k: int) -> tuple[int, int] | None:
-    """Longest well-formed cardinal starting at word k: (value, next word index)."""
-    if w.get(k) == "cero":
-        return 0, k + 1
-    if w.get(k) in DECADES and w.get(k - 1) in ("los", "anos") and w.joined(k):
-        return DECADES[w.get(k)], k + 1
-    total, j = 0, k
-    part = _below_1000(w, j)
-    if part and w.get(part[1]) in MILLION and w.joined(part[1]):
-        total, j = part[0] * 1_000_000, part[1] + 1
-        part = _below_1000(w, j) if w.joined(j) else None
-    if w.get(j) == "mil" and (j == k or w.joined(j)) and part is None:
-        total, j = total + 1000, j + 1
-        part = _below_1000(w, j) if w.joined(j) else None
-        if part and part[1] == j + 1 and 2 <= part[0] <= 9 and w.joined(j + 1):
-            tail = _below_100(w, j + 1)
-            if tail and tail[0] >= 10:  # "mil nueve treinta y ocho" is 1938, said without "cientos"
-                return total + part[0] * 100 + tail[0], tail[1]
-    elif part and w.get(part[1]) == "mil" and w.joined(part[1]) and w.get(part[1] - 1) != "uno":
-        total, j = total + part[0] * 1000, part[1] + 1
-        part = _below_1000(w, j) if w.joined(j) else None
-    if part:
-        total, j = total + part[0], part[1]
-    return (total, j) if j > k else None
-
-
-def _text2num(words: list[str], value: int) -> str:
-    """text2num's digits for a phrase our grammar delimited; our own value where it disagrees."""
-    phrase = " ".join({"un": "uno", "una": "uno", "veintiun": "veintiuno", "veintiuna": "veintiuno"}.get(x, x)
-                      for x in words)
-    if alpha2digit is not None:
-        try:
-            out = alpha2digit(phrase, "es", threshold=0)
-            if out.isdigit() and int(out) == value:
-                return out
-        except Exception:  # noqa: BLE001 - a library quirk must not break evaluation
-            pass
-    return str(value)
+def _said_number_at(w: _Words, k: int) -> tuple[str, int] | None:
+    """A number said in words at word k; digits a model wrote are left as they are."""
+    return None if not w.get(k) or w.get(k).isdigit() else number_at(w.norm, k)
 
 
 def _is_number_at(w: _Words, k: int) -> bool:
-    word = w.get(k)
-    return word.isdigit() or (word not in ONE_WORDS and _number(w, k) is not None)
+    return w.get(k).isdigit() or (w.get(k) not in ONE_WORDS and _said_number_at(w, k) is not None)
 
 
 def _one_is_quantity(w: _Words, k: int) -> bool:
     """Whether a lone un/uno/una at word k is the number 1 (see the module docstring)."""
-    word, prev, nxt = w.get(k), w.get(k - 1) if w.joined(k) else "", w.get(k + 1) if w.joined(k + 1) else ""
-    prev2 = w.get(k - 2) if w.joined(k) and w.joined(k - 1) else ""
+    word, prev, nxt, prev2 = w.get(k), w.get(k - 1), w.get(k + 1), w.get(k - 2)
     if len(w.words) == 1:
         return True  # "uno" said alone is a count
     if word == "una" and prev == "la":  # "la una" as a time
@@ -194,9 +242,19 @@ def _one_is_quantity(w: _Words, k: int) -> bool:
             return False
         return noun != "dia" or prev in DURATION_WORDS
     # "una cebolla y dos dientes": a count listed next to another count
-    if nxt and w.get(k + 2) in ("y", "o", ",") and _is_number_at(w, k + 3) and w.joined(k + 2) and w.joined(k + 3):
-        return True
-    return False
+    return bool(nxt) and w.get(k + 2) in ("y", "o", ",") and _is_number_at(w, k + 3)
+
+
+def _decimals(w: _Words, j: int) -> tuple[str, int]:
+    """The digits said after "coma" at word j ("cero cinco" -> "05", "" if none) and the word after them."""
+    m = j + 1
+    frac = ""
+    while w.get(m) in ZERO_WORDS:
+        frac, m = frac + "0", m + 1
+    after = _said_number_at(w, m)
+    if after and not (m == j + 1 and after[1] == 1 and w.get(m) in ("un", "una")):
+        frac, m = frac + after[0], m + after[1]
+    return frac, m
 
 
 def _words_to_digits(text: str) -> str:
@@ -204,33 +262,19 @@ def _words_to_digits(text: str) -> str:
     out = list(w.tokens)
     k = 0
     while k < len(w.words):
-        found = _number(w, k)
+        found = _said_number_at(w, k)
         if not found:
             k += 1
             continue
-        value, j = found
-        if w.get(k) == "mil" and k > 0 and w.get(k - 1).isdigit() and w.joined(k):
-            # "3 mil quinientos" (digits then words, as models write): one number
-            k -= 1
-            value = int(w.get(k)) * 1000 + value - 1000
-            out[w.words[k]] = str(value)
-            for t in range(w.words[k] + 1, w.words[j - 1] + 1):
-                out[t] = ""
-            k = j
-            continue
-        if j == k + 1 and w.get(k) in ONE_WORDS and not _one_is_quantity(w, k):
+        digits, j = found[0], k + found[1]
+        if w.get(k) == "mil" and w.get(k - 1).isdigit():
+            k -= 1  # "3 mil quinientos" (digits then words, as models write): one number
+            digits = str(int(w.get(k)) * 1000 + int(digits) - 1000)
+        elif j == k + 1 and w.get(k) in ONE_WORDS and not _one_is_quantity(w, k):
             k += 1
             continue
-        digits = _text2num(w.norm[k:j], value)
-        # decimals: "tres coma cinco" -> "3,5", "dos coma cero cinco" -> "2,05"
-        if w.get(j) == "coma" and w.joined(j) and w.joined(j + 1):
-            frac, m = "", j + 1
-            while w.get(m) == "cero" and w.joined(m):
-                frac, m = frac + "0", m + 1
-            after = _number(w, m) if w.joined(m) else None
-            if after and not (m == j + 1 and after[1] == m + 1 and w.get(m) in ("un", "una")):
-                frac += str(after[0])
-                m = after[1]
+        elif w.get(j) == "coma":  # decimals: "tres coma cinco" -> "3,5", "dos coma cero cinco" -> "2,05"
+            frac, m = _decimals(w, j)
             if frac:
                 digits, j = f"{digits},{frac}", m
         out[w.words[k]] = digits
@@ -280,17 +324,8 @@ def to_digits(text: str) -> str:
         return text
 
 
-# The other way, for the synthesizer: what a speaker says for a number.
-_SAID_UNITS = "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis " \
-         "diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés veinticuatro veinticinco " \
-         "veintiséis veintisiete veintiocho veintinueve".split()
-_SAID_TENS = {3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta", 7: "setenta", 8: "ochenta", 9: "noventa"}
-_SAID_HUNDREDS = {1: "ciento", 2: "doscientos", 3: "trescientos", 4: "cuatrocientos", 5: "quinientos",
-             6: "seiscientos", 7: "setecientos", 8: "ochocientos", 9: "novecientos"}
-
-
 def number_words(n: int, feminine: bool = False) -> str:
-    """0..999 in words; `feminine` for "una hora", "veintiuna"."""
+    """0..999 in words, for the synthesizer; `feminine` for "una hora", "veintiuna"."""
     if not 0 <= n <= 999:
         raise ValueError(n)
     if n == 100:

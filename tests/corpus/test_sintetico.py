@@ -254,7 +254,7 @@ def test_extractor_agrees_with_the_labels_on_6000_generated_answers():
     """The labels sintetico.py writes and what extraccion.extract reads from the same text (3 known misses)."""
     import datetime
 
-    import extraccion
+    from texto import extraccion
 
     misses = []
     for seed in range(3):

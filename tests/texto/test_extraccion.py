@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from conftest import DATA, ROOT, SHARED
 from texto import extraccion, letras
 from texto.extraccion import Slots, _tokenize, confirm, extract
+from texto.letras import LETTER_NAMES
 from texto.numeros import numeric_words as _numeric_words
 from texto.numeros import parse_number
-from texto.letras import LETTER_NAMES
 
 T14 = dt.time(14, 0)
 
