@@ -1,6 +1,7 @@
 """demo.py, the main job, run for real at a tiny scale: synthesis, base fine-tuning, both reports."""
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -39,8 +40,6 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
 
 
-@pytest.mark.base
-@pytest.mark.voz
 def test_demo_refuses_a_real_speech_folder_without_manifest_before_any_work(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--habla-real", str(tmp_path)], timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -63,8 +62,14 @@ def test_make_olvido_says_what_is_missing_in_spanish(tmp_path, missing):
     assert expected in result.stdout, result.stdout + result.stderr
 
 
-@pytest.mark.base
-@pytest.mark.voz
+def test_demo_without_espeak_is_one_spanish_error(tmp_path):
+    """A step that cannot run here ends the demo with its reason in Spanish (exit 1), not a traceback."""
+    result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--artifacts-dir", str(tmp_path / "artifacts")],
+                 env={**os.environ, "PATH": str(tmp_path)}, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "demo.py: error: no encuentro espeak-ng" in result.stderr and "apt-get install espeak-ng" in result.stderr
+
+
 def test_demo_reports_every_bad_option_at_once_before_any_work(tmp_path):
     result = run(["demo.py", "--datos", str(tmp_path / "datos"), "--minutos", "-5", "--keep-delta", "1.5",
                   "--beam-size", "0"], timeout=120)

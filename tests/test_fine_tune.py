@@ -45,6 +45,29 @@ def test_bad_options_are_all_reported_at_once(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_in_process_run_raises_every_problem_and_writes_nothing(tmp_path):
+    """What the demo calls: fine_tune.run(Config) raises (it never ends the process) before writing config.json."""
+    config = comun.Config(data_dir=str(tmp_path / "nada"), artifacts_dir=str(tmp_path / "artifacts"), batch_size=0,
+                          keep_delta=0.0)
+    with pytest.raises(fine_tune.UsageError) as raised:
+        fine_tune.run(config)
+    problems = "\n".join(raised.value.problems)
+    assert "--batch-size debe ser al menos 1" in problems and "--keep-delta tiene que ser mayor que 0" in problems
+    assert "no tiene transcripciones.tsv" in problems
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_every_config_field_is_one_flag_with_its_own_help():
+    """One source of truth: each Config field's default and Spanish help become its flag."""
+    import dataclasses
+
+    actions = {a.dest: a for a in fine_tune.build_parser()._actions}
+    for field in dataclasses.fields(comun.Config):
+        action = actions[field.name]
+        assert action.option_strings == ["--" + field.name.replace("_", "-")]
+        assert action.default == field.default and action.help == field.metadata["help"] and action.help
+
+
 def test_help_is_in_spanish():
     result = run(["fine_tune.py", "--help"])
     assert result.returncode == 0
