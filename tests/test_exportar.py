@@ -81,6 +81,7 @@ def test_int8_export_is_quantized_per_row_and_loads_back(base_model, tmp_path):
     assert not np.array_equal(loaded, original)
 
 
+@pytest.mark.base
 def test_large_v3_vocabulary_gets_its_own_special_token_ids(tmp_path):
     """One more language (<|yue|>) moves every later special token; 128 mels go to preprocessor_config."""
     torch.manual_seed(0)
@@ -120,6 +121,7 @@ def test_command_errors_are_spanish_and_clean(tmp_path):
     assert (busy / "notas.txt").read_text() == "no borrar"
 
 
+@pytest.mark.base
 def test_english_only_models_are_refused(tmp_path):
     model = Whisper(ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
                                     n_vocab=51864, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1))

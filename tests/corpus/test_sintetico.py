@@ -37,6 +37,7 @@ def corpus(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.voz
 def test_same_seed_gives_byte_identical_files(corpus, tmp_path):
     again = tmp_path / "d2"
     result = run("--out", again, "--n", 24, "--seed", 1)
@@ -47,6 +48,7 @@ def test_same_seed_gives_byte_identical_files(corpus, tmp_path):
     assert all(first[name] == second[name] for name in first)
 
 
+@pytest.mark.voz
 def test_data_dir_reads_back_with_playable_audio(corpus):
     texts = datos.read_transcripts(corpus)
     slots = datos.read_slots(corpus)
@@ -74,6 +76,7 @@ def test_ids_name_the_voice_and_its_gender(corpus):
     assert datos.speaker_of("snf_es419-f3_00007") == "snf_es419-f3"
 
 
+@pytest.mark.voz
 def test_voices_restrict_the_speakers_and_rerun_overwrites(tmp_path):
     out = tmp_path / "d"
     assert run("--out", out, "--n", 7, "--seed", 3).returncode == 0
@@ -95,6 +98,7 @@ def test_train_and_heldout_voices_share_no_timbre():
     assert len(set(tags)) == len(tags) and not any("_" in t for t in tags)
 
 
+@pytest.mark.voz
 @pytest.mark.parametrize("voices", ["es+zzz", "fr+f3", ",", "es-419+f3,klingon"])
 def test_bad_voices_give_a_spanish_error_without_traceback(tmp_path, voices):
     result = run("--out", tmp_path / "d", "--n", 2, "--voices", voices)
@@ -103,7 +107,6 @@ def test_bad_voices_give_a_spanish_error_without_traceback(tmp_path, voices):
     assert "voz desconocida" in result.stderr or "--voices está vacío" in result.stderr
 
 
-@pytest.mark.voz
 def test_missing_espeak_says_how_to_install(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # a PATH with no espeak-ng on it
     result = run("--out", tmp_path / "d", "--n", 2, env=env)

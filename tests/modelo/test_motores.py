@@ -104,6 +104,7 @@ def test_int8_engine_transcribes_a_clear_sentence(base_ct2, tmp_path):
     assert int8.transcribe([]) == []
 
 
+@pytest.mark.base
 def test_export_cache_is_reused_until_the_checkpoint_changes(tmp_path):
     pt = pesos.save_whisper(make_tiny_whisper(), tmp_path / "tiny.pt")
     cache, messages = tmp_path / "cache", []
