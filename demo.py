@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-test", type=int, default=60, help="audios de prueba (otras voces y formulaciones)")
     parser.add_argument("--general-fraction", type=float, default=0.3,
                         help="fracción de frases generales en el entrenamiento (contra el olvido)")
-    parser.add_argument("--pack-seconds", type=float, default=28,
+    parser.add_argument("--pack-seconds", type=float, default=28.0,
                         help="respuestas de una misma voz juntas en ventanas de hasta S segundos (0: una por audio)")
     parser.add_argument("--max-steps", type=int, default=150, help="tope de pasos de entrenamiento")
     parser.add_argument("--minutos", type=float, default=25,
