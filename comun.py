@@ -1,9 +1,10 @@
 """What training needs beside the loop: Config, the dataset, the collator and the Lightning module.
 
 Data flow (shapes where tensors cross functions):
-  wav --modelo.audio.load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 3000)
+  wav --modelo.audio.load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, frames)
+  frames = 100 * the item's window in seconds: 3000 for Whisper's 30 s, fewer with a short audio context
   text --tokenize--> dec_input (T,) = SOT sequence + text tokens; labels (T,) = dec_input[1:] + EOT
-  batch: mel (B, n_mels, 3000) or cached features (B, 1500, d), dec_input (B, T) padded with EOT,
+  batch: mel (B, n_mels, frames) or cached features (B, frames // 2, d), dec_input (B, T) padded with EOT,
          labels (B, T) padded with -100
 """
 
@@ -27,7 +28,7 @@ from cli import option
 from corpus import datos
 from entrenamiento import aumentos, empaquetado
 from entrenamiento.cache_encoder import encode_prefix, encode_suffix
-from modelo import pesos
+from modelo import cirugia, contexto, pesos
 from modelo.audio import audio_problem, log_mel
 from modelo.decodificacion import get_tokenizer, transcribe_batch
 from texto import letras
@@ -87,6 +88,13 @@ class Config:
                                       "segundos (máx. 30; 0: una por audio). Whisper escucha siempre 30 s: con "
                                       "respuestas cortas cada paso aprende de ~3 veces más frases por el mismo costo. "
                                       "La validación nunca se junta")
+    # See modelo/contexto.py: the encoder hears each clip in a window shorter than Whisper's 30 s, and the
+    # checkpoint and the exported models record it so that decoding uses it too.
+    audio_context: str = option(contexto.FULL, "segundos de audio que escucha el encoder: 30 (Whisper tal cual), un "
+                                               "número N (cada audio en una ventana de N s; en el entrenamiento se "
+                                               "omiten los más largos) o auto (la ventana más chica de "
+                                               f"{'/'.join(map(str, contexto.WINDOWS))} s que entra). Queda guardado "
+                                               "en el checkpoint y en los modelos exportados, que decodifican con él")
     # Training-only augmentation (any of them turns the encoder cache off for training).
     specaugment: int = option(0, "1: máscaras SpecAugment de frecuencia y de tiempo sobre el log-mel. Los aumentos "
                                  "son solo para entrenamiento y cualquiera apaga ahí la caché del encoder")
@@ -121,8 +129,9 @@ class Config:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def problems(self) -> list[str]:
-        """Every bad value at once, in Spanish and named by its flag (empty: all fine)."""
+    def problems(self, data: bool = True) -> list[str]:
+        """Every bad value at once, in Spanish and named by its flag (empty: all fine). data=False: the data dir
+        is not checked (a caller that makes it later, as the demo)."""
         checks = [
             (self.learning_rate > 0, "--learning-rate debe ser positivo"),
             (self.batch_size >= 1, "--batch-size debe ser al menos 1"),
@@ -133,8 +142,6 @@ class Config:
             (self.max_minutes >= 0, "--max-minutes no puede ser negativo (0: sin tope)"),
             (self.val_decode_max >= 0, "--val-decode-max no puede ser negativo (0: no decodifica)"),
             (self.distill_weight >= 0 and self.l2sp_weight >= 0, "--distill-weight y --l2sp-weight no pueden ser negativos"),
-            (0 <= self.merge_pretrained <= 1, "--merge-pretrained tiene que estar entre 0 y 1"),
-            (0 < self.keep_delta <= 1, "--keep-delta tiene que ser mayor que 0 y como mucho 1 (1: todos los cambios)"),
             (self.cache_encoder in (0, 1), "--cache-encoder debe ser 0 o 1"),
             (self.group_by_length in (0, 1), "--group-by-length debe ser 0 o 1"),
             (self.pack_seconds == 0 or 1 <= self.pack_seconds <= CHUNK_LENGTH,
@@ -147,11 +154,18 @@ class Config:
              "--train-encoder-blocks va con --freeze encoder (con conv o none el encoder ya se entrena entero)"),
             (self.precision in PRECISIONS, f"--precision debe ser uno de {', '.join(PRECISIONS)}"),
             (0 <= self.val_fraction + self.test_fraction < 1, "--val-fraction + --test-fraction debe estar entre 0 y 1"),
-            ((Path(self.data_dir) / datos.TRANSCRIPTS).is_file(),
+            (not data or (Path(self.data_dir) / datos.TRANSCRIPTS).is_file(),
              f"--data-dir {self.data_dir}: no tiene {datos.TRANSCRIPTS}. Generá uno con "
              f"`python sintetico.py --out {self.data_dir}` o `python preparar_datos.py`."),
         ]
         problems = [message for ok, message in checks if not ok]
+        problems += cirugia.remedy_problems(self.keep_delta, self.merge_pretrained)
+        context_problem = contexto.problem(self.audio_context)
+        if context_problem:
+            problems.append(context_problem)
+        elif self.audio_context != contexto.AUTO and self.pack_seconds > int(self.audio_context):
+            problems.append(f"--pack-seconds {self.pack_seconds:g} no entra en --audio-context {self.audio_context}: usá "
+                            f"--pack-seconds {self.audio_context} o menos (o 0, sin juntar).")
         try:
             speed = aumentos.parse_speed(self.speed_perturb)
         except ValueError as e:
@@ -171,20 +185,21 @@ class Config:
 class SpeechDataset(Dataset):
     """One split of a data dir: log-mel, decoder input and labels for each usable row.
 
-    Rows whose audio is missing or over 30 s, or whose tokens exceed the decoder's context, are
-    skipped and counted in `self.skipped`. With `pack_seconds` (training only), the rows of one
-    speaker are joined into windows of up to that many seconds (empaquetado.py); an item is then a
-    window, with its texts joined. With an encoder cache (entrenamiento.cache_encoder.EncoderCache, built
-    beforehand), items carry the encoder output as "features" instead of the log-mel. With `augment`
-    (aumentos.Augmentation; training only), each read of a clip is perturbed anew.
+    Rows whose audio is missing or over 30 s (or over a fixed `audio_context`), or whose tokens exceed the
+    decoder's context, are skipped and counted in `self.skipped`. With `pack_seconds` (training only), the
+    rows of one speaker are joined into windows of up to that many seconds (empaquetado.py); an item is then
+    a window, with its texts joined. Each item is heard in the audio window its context gives it
+    (`self.windows`, seconds; contexto.py). With encoder caches (entrenamiento.cache_encoder.EncoderCache,
+    one per window, built beforehand), items carry the encoder output as "features" instead of the log-mel.
+    With `augment` (aumentos.Augmentation; training only), each read of a clip is perturbed anew.
     """
 
     def __init__(self, data_dir: str | Path, split: str, tokenizer, n_mels: int, n_text_ctx: int = 448,
                  split_map: dict[str, str] | None = None, sample_rate: int = SAMPLE_RATE,
-                 pack_seconds: float = 0.0, seed: int = 0):
+                 pack_seconds: float = 0.0, seed: int = 0, audio_context: str = contexto.FULL):
         self.data_dir, self.split, self.n_mels, self.sample_rate = Path(data_dir), split, n_mels, sample_rate
         self.tokenizer = tokenizer
-        self.cache = None
+        self.caches: dict[int, object] = {}
         self._cache_keys: list[str] = []
         self.augment: aumentos.Augmentation | None = None
         texts = datos.read_transcripts(data_dir)
@@ -192,26 +207,31 @@ class SpeechDataset(Dataset):
             split_map, _ = datos.load_or_make_split(data_dir, texts)
         self.skipped = datos.Skipped()
         prefix = list(tokenizer.sot_sequence_including_notimestamps)
-        rows: list[tuple[str, str, list[int]]] = []  # (id, text, text tokens)
+        short = audio_context != contexto.FULL
+        rows: list[tuple[str, str, list[int], float]] = []  # (id, text, text tokens, seconds; 0 when not needed)
         for utt_id, text in texts.items():
             if split_map.get(utt_id) != split:
                 continue
-            problem = audio_problem(datos.audio_path(data_dir, utt_id))
+            path = datos.audio_path(data_dir, utt_id)
+            problem = audio_problem(path)
             if problem:
                 self.skipped.add(problem, utt_id)
+                continue
+            seconds = sf.info(str(path)).duration if short or pack_seconds else 0.0
+            if short and contexto.training_window(audio_context, seconds) is None:
+                self.skipped.add(f"audio de más de {audio_context} s (--audio-context {audio_context})", utt_id)
                 continue
             tokens = tokenizer.encode(" " + letras.spell_capitals(text))  # one token per plate symbol
             if len(prefix) + len(tokens) + 1 > n_text_ctx:
                 self.skipped.add(f"texto de más de {n_text_ctx} tokens", utt_id)
                 continue
-            rows.append((utt_id, text, tokens))
+            rows.append((utt_id, text, tokens, seconds))
         self.utterances = len(rows)
-        paths = [datos.audio_path(data_dir, utt_id) for utt_id, _, _ in rows]
+        paths = [datos.audio_path(data_dir, r[0]) for r in rows]
         if pack_seconds:
-            seconds = [sf.info(str(path)).duration for path in paths]
             # Tokens add up when texts are joined with a space: BPE never merges across one.
-            windows = empaquetado.pack([datos.speaker_of(r[0]) for r in rows], seconds, [len(r[2]) for r in rows],
-                                       pack_seconds, n_text_ctx - len(prefix) - 1, seed)
+            windows = empaquetado.pack([datos.speaker_of(r[0]) for r in rows], [r[3] for r in rows],
+                                       [len(r[2]) for r in rows], pack_seconds, n_text_ctx - len(prefix) - 1, seed)
         else:
             windows = [empaquetado.Window((i,), ()) for i in range(len(rows))]
         # (id, text, decoder input, clip): ids and texts of a window joined with "+" and " ".
@@ -220,6 +240,9 @@ class SpeechDataset(Dataset):
              prefix + [t for i in w.members for t in rows[i][2]], empaquetado.Clip(tuple(paths[i] for i in w.members), w.gaps))
             for w in windows
         ]
+        # The window each item is heard in: one packed window is its recordings plus the silences between them.
+        self.windows = [contexto.training_window(audio_context, sum(rows[i][3] for i in w.members) + sum(w.gaps))
+                        if short else contexto.FULL_SECONDS for w in windows]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -230,30 +253,38 @@ class SpeechDataset(Dataset):
     def clips(self) -> list[empaquetado.Clip]:
         return [clip for _, _, _, clip in self.items]
 
-    def use_cache(self, cache) -> None:
-        """Serve encoder outputs from `cache` (every clip must already be in it)."""
+    def clips_by_window(self) -> dict[int, list[empaquetado.Clip]]:
+        """The clips each window's encoder cache must hold."""
+        groups: dict[int, list[empaquetado.Clip]] = {}
+        for window, clip in zip(self.windows, self.clips(), strict=True):
+            groups.setdefault(window, []).append(clip)
+        return groups
+
+    def use_cache(self, caches: dict) -> None:
+        """Serve encoder outputs from `caches` (window seconds -> EncoderCache; every clip must be in its own)."""
         if self.augment:
             raise ValueError("an augmented dataset cannot use the encoder cache: its encoder input changes")
         self._cache_keys = [clip.key() for clip in self.clips()]
-        missing = sum(k not in cache for k in self._cache_keys)
+        missing = sum(k not in caches[w] for k, w in zip(self._cache_keys, self.windows, strict=True))
         if missing:
             raise ValueError(f"{missing} clips of split {self.split} are not in the encoder cache; build it first")
-        self.cache = cache
+        self.caches = caches
 
     def __getitem__(self, index: int) -> dict:
         utt_id, text, tokens, clip = self.items[index]
+        window = self.windows[index]
         item = {"id": utt_id, "text": text, "dec_input": tokens, "labels": tokens[1:] + [self.tokenizer.eot]}
-        if self.cache is not None:
-            item["features"] = self.cache.get(self._cache_keys[index])  # (n_audio_ctx, n_audio_state)
+        if self.caches:
+            item["features"] = self.caches[window].get(self._cache_keys[index])  # (window * 50, n_audio_state)
             return item
         audio = clip.load(self.sample_rate)
         if not self.augment:
-            item["mel"] = log_mel(audio, self.n_mels)
+            item["mel"] = log_mel(audio, self.n_mels, window)
             return item
         # Drawn from torch's generator: seeded by seed_everything, and per worker and rank by the DataLoader.
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
-        audio = self.augment.audio(audio, rng)
-        item["mel"] = self.augment.mel(log_mel(audio, self.n_mels), len(audio), rng)
+        audio = self.augment.audio(audio, rng, contexto.samples(window))
+        item["mel"] = self.augment.mel(log_mel(audio, self.n_mels, window), len(audio), rng)
         return item
 
 
@@ -272,7 +303,7 @@ class WhisperDataCollatorWithPadding:
             labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
         audio = "features" if "features" in features[0] else "mel"
         return {
-            audio: torch.stack([f[audio] for f in features]),  # mel (B, n_mels, 3000) or features (B, 1500, d)
+            audio: torch.stack([f[audio] for f in features]),  # mel (B, n_mels, frames) or features (B, frames // 2, d)
             "dec_input": dec_input,  # (B, T)
             "labels": labels,  # (B, T)
             "ids": [f["id"] for f in features],
@@ -333,6 +364,8 @@ class WhisperModelModule(pl.LightningModule):
         self.config = config if isinstance(config, Config) else Config(**config)
         self.save_hyperparameters({"config": self.config.to_dict()})
         self.model = model if model is not None else pesos.load_whisper(self.config.model_name)
+        # Trained for this audio context: the exports record it, and validation decodes in it (contexto.py).
+        contexto.allow_any_length(self.model).audio_context = contexto.normal(self.config.audio_context)
         apply_freeze_policy(self.model, self.config.freeze, self.config.train_encoder_blocks)
         self._frozen_blocks = frozen_encoder_blocks(self.config, self.model)
         self.tokenizer = get_tokenizer(self.model, self.config.language)
@@ -351,7 +384,7 @@ class WhisperModelModule(pl.LightningModule):
         self._batch_started = None
 
     def _encode(self, batch: dict) -> torch.Tensor:
-        """Batch -> encoder output (B, 1500, d). The frozen part comes from the cache ("features": what
+        """Batch -> encoder output (B, positions, d). The frozen part comes from the cache ("features": what
         enters the trained blocks) or runs without a graph; only the trained blocks run with one."""
         encoder, frozen = self.model.encoder, self._frozen_blocks
         if "features" in batch:

@@ -23,8 +23,7 @@ import ref_test
 from cli import SpanishParser
 from comun import Config
 from corpus import datos, sintetico
-from modelo import pesos
-from modelo.cirugia import remedy_problems
+from modelo import contexto, pesos
 
 TARGET_WER_RATIO = 0.5  # fine-tuned WER at most half of the pretrained model's
 TARGET_SLOTS = 0.8  # all three slots right, from audio
@@ -47,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fracción de frases generales en el entrenamiento (contra el olvido)")
     parser.add_argument("--pack-seconds", type=float, default=28.0,
                         help="respuestas de una misma voz juntas en ventanas de hasta S segundos (0: una por audio)")
+    parser.add_argument("--audio-context", default=contexto.FULL, metavar="S",
+                        help="segundos de audio que escucha el encoder al entrenar y al evaluar: 30 (Whisper tal cual), "
+                             "un número, o auto (ver fine_tune.py --help)")
     parser.add_argument("--max-steps", type=int, default=150, help="tope de pasos de entrenamiento")
     parser.add_argument("--minutos", type=float, default=25,
                         help="tope de tiempo de toda la demo: el entrenamiento hace los pasos que entran en lo que "
@@ -79,9 +81,19 @@ def step(title: str) -> float:
     return time.perf_counter()
 
 
+def training_config(args: argparse.Namespace, minutes: float = 0.0) -> Config:
+    """The fine-tuning run of the demo, on the training corpus it synthesises."""
+    return Config(model_name="base", data_dir=str(Path(args.datos) / "entrenamiento"), artifacts_dir=args.artifacts_dir,
+                  log_dir=args.log_dir, max_steps=args.max_steps, num_train_epochs=1000, batch_size=args.batch_size,
+                  learning_rate=args.learning_rate, pack_seconds=args.pack_seconds,
+                  train_encoder_blocks=args.train_encoder_blocks, seed=args.seed, val_decode_max=16, test_fraction=0.0,
+                  distill_weight=args.distill_weight, keep_delta=args.keep_delta,
+                  merge_pretrained=args.merge_pretrained, max_minutes=minutes, audio_context=args.audio_context)
+
+
 def validate(args: argparse.Namespace) -> list[str]:
     """Every problem with the options at once, before 20 min of work rather than after."""
-    problems = remedy_problems(args.keep_delta, args.merge_pretrained)
+    problems = training_config(args).problems(data=False)  # the corpus is made in step 1
     if args.beam_size < 1:
         problems.append(f"--beam-size {args.beam_size}: tiene que ser 1 (greedy) o más.")
     if args.minutos < 0:
@@ -120,12 +132,7 @@ def run(args: argparse.Namespace) -> tuple[dict, dict | None]:
         train_minutes = round(max(left, MIN_TRAIN_MINUTES), 2)
         print(f"Tope de {args.minutos:g} min: {train_minutes:.1f} min para la caché y el entrenamiento (el preentrenado "
               f"tardó {base_minutes:.1f} min en la prueba; se reserva otro tanto para el afinado).", flush=True)
-    fine_tune.run(Config(model_name="base", data_dir=str(train_dir), artifacts_dir=str(artifacts), log_dir=args.log_dir,
-                         max_steps=args.max_steps, num_train_epochs=1000, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, pack_seconds=args.pack_seconds,
-                         train_encoder_blocks=args.train_encoder_blocks, seed=args.seed, val_decode_max=16,
-                         test_fraction=0.0, distill_weight=args.distill_weight, keep_delta=args.keep_delta,
-                         merge_pretrained=args.merge_pretrained, max_minutes=train_minutes))
+    fine_tune.run(training_config(args, train_minutes))
 
     # The last model, not the best by validation WER: the bounded run stops mid-epoch with the learning
     # rate decayed to 0, after the last validation, so "mejor" could only be an earlier, unannealed epoch.

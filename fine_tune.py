@@ -27,8 +27,8 @@ from comun import Config, SpeechDataset, WhisperDataCollatorWithPadding, Whisper
 from corpus import datos
 from entrenamiento import aumentos
 from entrenamiento.cache_encoder import EncoderCache
-from entrenamiento.muestreo import LengthGroupedSampler
-from modelo import pesos
+from entrenamiento.muestreo import LengthGroupedSampler, window_batches
+from modelo import contexto, pesos
 from modelo.cirugia import against_forgetting
 from modelo.precision import has_native_bf16
 
@@ -112,34 +112,51 @@ class Batches(pl.LightningDataModule):
     def prepare_data(self) -> None:
         if self.cached:
             device = self.trainer.strategy.root_device
-            clips = [clip for dataset in self.cached for clip in dataset.clips()]
-            self._cache().build(self.model.to(device), clips, self.config.batch_size, device)
+            for seconds, clips in self._clips_by_window().items():
+                self._cache(seconds).build(self.model.to(device), clips, self.config.batch_size, device)
             self.model.cpu()
 
-    def _cache(self) -> EncoderCache:
-        """Holds what the frozen encoder part computes, in the dtype this run's precision computes it."""
+    def _clips_by_window(self) -> dict[int, list]:
+        groups: dict[int, list] = {}
+        for dataset in self.cached:
+            for seconds, clips in dataset.clips_by_window().items():
+                groups.setdefault(seconds, []).extend(clips)
+        return groups
+
+    def _cache(self, seconds: int) -> EncoderCache:
+        """Holds what the frozen encoder part computes for one audio window, in the dtype this run's precision
+        computes it."""
         return EncoderCache(self.config.data_dir, self.model, frozen_encoder_blocks(self.config, self.model),
-                            autocast_dtype(str(self.trainer.precision)))
+                            autocast_dtype(str(self.trainer.precision)), seconds)
 
     def setup(self, stage: str) -> None:
         if self.cached:
-            cache = self._cache()
+            caches = {seconds: self._cache(seconds) for seconds in self._clips_by_window()}
             for dataset in self.cached:
-                dataset.use_cache(cache)
+                dataset.use_cache(caches)
 
     def _loader(self, dataset: SpeechDataset, **kwargs) -> DataLoader:
         return DataLoader(dataset, batch_size=self.config.batch_size, num_workers=self.config.num_worker,
                           collate_fn=self.collate, persistent_workers=self.config.num_worker > 0, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
-        if not self.config.group_by_length:
+        short = self.config.audio_context != contexto.FULL  # a batch must hold clips of one window
+        if not self.config.group_by_length and not short:
             return self._loader(self.train_set, shuffle=True, generator=torch.Generator().manual_seed(self.config.seed))
-        sampler = LengthGroupedSampler(self.train_set.token_lengths(), self.config.batch_size,
-                                       self.trainer.world_size, self.trainer.global_rank, self.config.seed)
+        lengths = self.train_set.token_lengths() if self.config.group_by_length else [0] * len(self.train_set)
+        sampler = LengthGroupedSampler(lengths, self.config.batch_size, self.trainer.world_size,
+                                       self.trainer.global_rank, self.config.seed,
+                                       groups=self.train_set.windows if short else None)
         return self._loader(self.train_set, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        if self.config.audio_context == contexto.FULL:
+            return self._loader(self.val_set)
+        batches = window_batches(self.val_set.windows, self.config.batch_size)
+        mine = batches[self.trainer.global_rank :: self.trainer.world_size]  # under DDP each rank its own batches
+        return DataLoader(self.val_set, batch_sampler=mine,
+                          num_workers=self.config.num_worker, collate_fn=self.collate,
+                          persistent_workers=self.config.num_worker > 0)
 
 
 def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
@@ -160,11 +177,12 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
                                   for name in (*datos.SPLITS, datos.EXCLUDED)))
     n_mels, n_ctx = module.model.dims.n_mels, module.model.dims.n_text_ctx
     train = SpeechDataset(config.data_dir, "train", module.tokenizer, n_mels, n_ctx, split, config.sample_rate,
-                          config.pack_seconds, config.seed)
+                          config.pack_seconds, config.seed, config.audio_context)
     if config.pack_seconds and len(train):
         say(f"Empaquetado: {train.utterances} frases de entrenamiento en {len(train)} ventanas de hasta "
             f"{config.pack_seconds:g} s ({train.utterances / len(train):.1f} por ventana).")
-    val = SpeechDataset(config.data_dir, "val", module.tokenizer, n_mels, n_ctx, split, config.sample_rate)
+    val = SpeechDataset(config.data_dir, "val", module.tokenizer, n_mels, n_ctx, split, config.sample_rate,
+                        audio_context=config.audio_context)
     for dataset in (train, val):
         if dataset.skipped.counts:
             say(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
@@ -269,6 +287,9 @@ def make_trainer(config: Config, devices, callbacks: list, has_val: bool) -> pl.
         log_every_n_steps=config.log_every_n_steps,
         limit_val_batches=1.0 if has_val else 0,
         num_sanity_val_steps=0,
+        # Our samplers place batches of one audio window on each rank themselves (contexto.py): a short context
+        # keeps Lightning from replacing them.
+        use_distributed_sampler=config.audio_context == contexto.FULL,
     )
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from cli import SpanishParser
 from corpus import datos
-from modelo import motores, pesos
+from modelo import contexto, motores, pesos
 from modelo.audio import audio_problem, load_audio
 from modelo.precision import PRECISIONS
 from texto import extraccion
@@ -526,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
                                                log=lambda m: print(m, flush=True)))
         log("Decodificación greedy (--beam-size 1)." if args.beam_size == 1 else
             f"Decodificación con búsqueda en haz de {args.beam_size} (--beam-size {args.beam_size}; 1: greedy).")
+        contexts = {engine.audio_context for engine in engines}
+        log("Contexto de audio: " + " / ".join(f"{c} s" if c != contexto.AUTO else "auto" for c in sorted(contexts))
+            + " (el que guardó cada modelo al entrenarse; ver --audio-context de fine_tune.py).")
         if args.engine == "openai":
             dtype = engines[0].autocast
             grammar = "con" if args.gramatica_patente else "sin"

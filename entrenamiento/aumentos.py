@@ -89,10 +89,11 @@ class Augmentation:
             [f"ruido a {self.noise_snr:g} dB de SNR"] if self.noise_snr is not None else [])
         return ", ".join(parts)
 
-    def audio(self, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def audio(self, audio: np.ndarray, rng: np.random.Generator, max_samples: int = N_SAMPLES) -> np.ndarray:
+        """The clip perturbed; a slowed-down clip that would not fit the window (`max_samples`) keeps its speed."""
         if self.speed is not None:
             faster = speed_perturb(audio, float(rng.uniform(*self.speed)))
-            if len(faster) <= N_SAMPLES:  # a slowed-down clip must still fit Whisper's 30 s, or its text would not
+            if len(faster) <= max_samples:  # a slowed-down clip must still fit its window, or its text would not
                 audio = faster
         if self.noise_snr is not None:
             audio = add_noise(audio, self.noise_snr, rng)

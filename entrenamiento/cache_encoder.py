@@ -6,8 +6,11 @@ that enters them: the frozen part below still gives the same output forever.
 Under mixed precision the cache is computed as training would compute the encoder (same autocast
 dtype), and the dtype is part of the key.
 
-Key: (audio content, weights of the frozen part, n_mels, where it stops, autocast dtype). Layout beside the data:
-  <data_dir>/.cache_encoder/<weights key>/shard-NNNNN.npy   float16 (rows, n_audio_ctx, n_audio_state)
+With a short audio context (modelo/contexto.py) each window has its own cache, of its own shorter rows.
+
+Key: (audio content, weights of the frozen part, n_mels, where it stops, autocast dtype, window).
+Layout beside the data:
+  <data_dir>/.cache_encoder/<weights key>[-dtype][-Ns]/shard-NNNNN.npy   float16 (rows, positions, n_audio_state)
   <data_dir>/.cache_encoder/<weights key>/indice.tsv        audio sha1 TAB shard TAB row
 Shards are memory-mapped when read, so RAM stays bounded whatever the corpus size; a shard is
 renamed into place only when complete, so a killed build loses at most that shard's work.
@@ -21,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from entrenamiento.empaquetado import Clip
+from modelo import contexto
 from modelo.audio import log_mel
 
 CACHE_DIR = ".cache_encoder"
@@ -32,22 +35,21 @@ SHARD_ROWS = 256  # about 400 MB of float16 per shard for base
 
 
 def encode_prefix(encoder, mel: torch.Tensor, blocks: int) -> torch.Tensor:
-    """mel (B, n_mels, 3000) -> hidden state after the first `blocks` blocks (B, 1500, d).
+    """mel (B, n_mels, frames) -> hidden state after the first `blocks` blocks (B, frames // 2, d).
 
-    With every block it is `encoder(mel)` (ln_post included). Mirrors whisper's AudioEncoder.forward,
-    which has no hook to stop half-way.
+    With every block it is `encoder(mel)` (ln_post included). whisper's AudioEncoder.forward has no hook
+    to stop half-way, so this runs its parts (contexto.embed: the front end and the positions).
     """
     if blocks == len(encoder.blocks):
         return encoder(mel)
-    x = F.gelu(encoder.conv2(F.gelu(encoder.conv1(mel)))).permute(0, 2, 1)
-    x = (x + encoder.positional_embedding).to(x.dtype)
+    x = contexto.embed(encoder, mel)
     for block in encoder.blocks[:blocks]:
         x = block(x)
     return x
 
 
 def encode_suffix(encoder, hidden: torch.Tensor, blocks: int) -> torch.Tensor:
-    """What encode_prefix(…, blocks) left to do: the remaining blocks and ln_post -> (B, 1500, d)."""
+    """What encode_prefix(…, blocks) left to do: the remaining blocks and ln_post -> (B, positions, d)."""
     if blocks == len(encoder.blocks):
         return hidden
     for block in encoder.blocks[blocks:]:
@@ -78,16 +80,19 @@ def weights_key(model, blocks: int | None = None) -> str:
 
 
 class EncoderCache:
-    def __init__(self, data_dir: str | Path, model, blocks: int | None = None, autocast: torch.dtype | None = None):
+    def __init__(self, data_dir: str | Path, model, blocks: int | None = None, autocast: torch.dtype | None = None,
+                 seconds: int = contexto.FULL_SECONDS):
         """`blocks`: how many encoder blocks run before the cache (default all: the encoder's output);
-        `autocast`: the mixed-precision dtype training runs the encoder in (None: full precision)."""
+        `autocast`: the mixed-precision dtype training runs the encoder in (None: full precision);
+        `seconds`: the audio window the clips are padded to (30: Whisper's)."""
         self.blocks = model.dims.n_audio_layer if blocks is None else blocks
         if not 0 <= self.blocks <= model.dims.n_audio_layer:
             raise ValueError(f"blocks must be between 0 and {model.dims.n_audio_layer}, got {self.blocks}")
-        self.autocast = autocast
+        self.autocast, self.seconds = autocast, seconds
         suffix = "" if autocast is None else "-" + str(autocast).removeprefix("torch.")
+        suffix += "" if seconds == contexto.FULL_SECONDS else f"-{seconds}s"  # 30 s caches keep their old names
         self.directory = Path(data_dir) / CACHE_DIR / (weights_key(model, self.blocks) + suffix)
-        self.shape = (model.dims.n_audio_ctx, model.dims.n_audio_state)
+        self.shape = (seconds * contexto.ENCODER_PER_SECOND, model.dims.n_audio_state)
         self.index: dict[str, tuple[int, int]] = {}
         self._shards: dict[int, np.ndarray] = {}
         self._read_index()
@@ -107,7 +112,7 @@ class EncoderCache:
         return key in self.index
 
     def get(self, key: str) -> torch.Tensor:
-        """(n_audio_ctx, n_audio_state) float32 for one clip: the encoder output, or the cut's hidden state."""
+        """(positions, n_audio_state) float32 for one clip: the encoder output, or the cut's hidden state."""
         shard, row = self.index[key]
         if shard not in self._shards:
             self._shards[shard] = np.load(self.directory / f"shard-{shard:05d}.npy", mmap_mode="r")
@@ -141,7 +146,7 @@ class EncoderCache:
             array = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16, shape=(len(chunk), *self.shape))
             for first in range(0, len(chunk), batch_size):
                 batch = chunk[first : first + batch_size]
-                mel = torch.stack([log_mel(clip.load(), model.dims.n_mels) for _, clip in batch])
+                mel = torch.stack([log_mel(clip.load(), model.dims.n_mels, self.seconds) for _, clip in batch])
                 with torch.autocast(torch.device(device).type, dtype=self.autocast, enabled=self.autocast is not None):
                     hidden = encode_prefix(model.encoder, mel.to(device), self.blocks)
                 array[first : first + len(batch)] = hidden.float().cpu().numpy().astype(np.float16)

@@ -1,6 +1,6 @@
 """Audio in: any file soundfile reads -> 16 kHz mono float32 -> Whisper's log-mel; and the header check.
 
-Shapes: wav --load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 3000)
+Shapes: wav --load_audio--> (samples,) float32 16 kHz --log_mel--> (n_mels, 100 * window seconds)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import soundfile as sf
 import soxr
 import torch
 import whisper
-from whisper.audio import CHUNK_LENGTH, N_SAMPLES, SAMPLE_RATE
+from whisper.audio import CHUNK_LENGTH, N_SAMPLES, SAMPLE_RATE  # noqa: F401 - N_SAMPLES re-exported
 
 from corpus import datos
 
@@ -29,9 +29,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return audio
 
 
-def log_mel(audio: np.ndarray, n_mels: int) -> torch.Tensor:
-    """(samples,) -> (n_mels, 3000): padded or trimmed to Whisper's 30 s window."""
-    return whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio), N_SAMPLES), n_mels)
+def log_mel(audio: np.ndarray, n_mels: int, seconds: int = CHUNK_LENGTH) -> torch.Tensor:
+    """(samples,) -> (n_mels, 100 * seconds): padded or trimmed to a window of `seconds` (Whisper's is 30 s;
+    see contexto.py for shorter ones)."""
+    return whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio), seconds * SAMPLE_RATE), n_mels)
 
 
 def audio_problem(path: Path) -> str | None:

@@ -61,14 +61,16 @@ class _GroupedDecodingTask(whisper.decoding.DecodingTask):
     """
 
     def _get_audio_features(self, mel: torch.Tensor) -> torch.Tensor:
-        return super()._get_audio_features(mel).repeat_interleave(self.n_group, dim=0)  # (B * n_group, 1500, d)
+        # Encoder output of any window (contexto.py) is used as it is; whisper's own check knows only 30 s.
+        features = mel if mel.shape[-2] != self.model.dims.n_mels else super()._get_audio_features(mel)
+        return features.repeat_interleave(self.n_group, dim=0)  # (B * n_group, positions, d)
 
     def _detect_language(self, audio_features: torch.Tensor, tokens: torch.Tensor):
         return super()._detect_language(audio_features[:: self.n_group], tokens)  # one answer per clip
 
 
 def _decode(model: whisper.model.Whisper, mel: torch.Tensor, options: whisper.DecodingOptions) -> list:
-    """whisper.decode of a batch (B, n_mels, 3000), beam search and best-of included."""
+    """whisper.decode of a batch (B, n_mels, frames) or its encoder output, beam search and best-of included."""
     return _GroupedDecodingTask(model, options).run(mel)
 
 
@@ -80,7 +82,7 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
                  after: str, inside: Sequence[str] = ()) -> str:
     """The likeliest valid plate said between the texts `before` and `after` (gramatica.py), spelled
     ("P P E 2 9 7"): the best of a beam under the plate's grammar and of the plates `inside` the run.
-    audio is one clip's encoder output (1, 1500, d)."""
+    audio is one clip's encoder output (1, positions, d)."""
     constrained = dataclasses.replace(options, prefix=before or None, beam_size=PLATE_BEAM, best_of=None,
                                       temperature=0.0, sample_len=gramatica.MAX_SYMBOLS + 1)
     task = _GroupedDecodingTask(model, constrained)
@@ -102,7 +104,8 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
 @torch.no_grad()
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None,
                      autocast: torch.dtype | None = None, plate_grammar: bool = True) -> list[str]:
-    """Real autoregressive decoding of a batch; mel (B, n_mels, 3000) or encoder output (B, 1500, d).
+    """Real autoregressive decoding of a batch; mel (B, n_mels, frames) or encoder output (B, frames // 2, d),
+    for a window of any length up to 30 s (3000 frames; see contexto.py).
 
     Language is fixed, no timestamps; repetition loops are decoded again as whisper.transcribe does
     (see FALLBACK_TEMPERATURES). With `plate_grammar`, a spelled plate that fits no plate shape is
@@ -125,8 +128,8 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     try:
         with mixed:
             features = mel
-            if mel.shape[-2:] != (model.dims.n_audio_ctx, model.dims.n_audio_state):
-                features = model.encoder(mel)  # (B, 1500, d), once for the first pass and the retries
+            if mel.shape[-2] == model.dims.n_mels:
+                features = model.encoder(mel)  # (B, frames // 2, d), once for the first pass and the retries
             features = features.float()  # whisper's DecodingTask takes fp32 features when fp16=False
             texts = [r.text.strip() for r in _decode(model, features, options)]
             # Seeded and forked: the same text on every run, and the caller's random stream untouched.

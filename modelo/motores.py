@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from modelo import pesos
-from modelo.audio import N_SAMPLES, log_mel
+from modelo import contexto, pesos
+from modelo.audio import SAMPLE_RATE, log_mel
 from modelo.decodificacion import FALLBACK_BEST_OF, retry_loops, transcribe_batch
 from modelo.precision import cpu_threads, decode_dtype, default_device
 from texto import letras
@@ -45,13 +46,19 @@ class OpenAIEngine:
     def __post_init__(self):  # a bad precision fails here, at load, not at the first batch
         self.autocast = decode_dtype(self.precision, next(self.model.parameters()).device)
 
+    @property
+    def audio_context(self) -> str:
+        return contexto.of(self.model)
+
     def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
-        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
-        if not audios:
-            return []
-        mel = torch.stack([log_mel(a, self.model.dims.n_mels) for a in audios])  # (B, n_mels, 3000)
-        return transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast,
-                                      plate_grammar=self.plate_grammar)
+        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding, each clip in
+        the window of the model's audio context (contexto.py)."""
+        def window(clips: list[np.ndarray], seconds: int) -> list[str]:
+            mel = torch.stack([log_mel(a, self.model.dims.n_mels, seconds) for a in clips])  # (B, n_mels, 100 * seconds)
+            return transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast,
+                                    plate_grammar=self.plate_grammar)
+
+        return by_window(audios, self.audio_context, window)
 
 
 @dataclass
@@ -68,6 +75,7 @@ class CTranslate2Engine:
     language: str = "es"
     name: str = "ctranslate2"
     directory: Path | None = None  # the CTranslate2 directory loaded (an export of `spec` if it was not one)
+    audio_context: str = contexto.FULL  # what the export recorded (contexto.py); CTranslate2 takes short windows
     _tokenizer: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -76,32 +84,43 @@ class CTranslate2Engine:
         self._prompt = self.model.get_prompt(self._tokenizer, [], without_timestamps=True)
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
 
-    def features(self, audio: np.ndarray) -> np.ndarray:
-        """(n_mels, 3000) log-mel of the clip padded to 30 s, as openai-whisper computes it (pad, then mel)."""
-        padded = np.zeros(N_SAMPLES, dtype=np.float32)
-        padded[: min(len(audio), N_SAMPLES)] = audio[:N_SAMPLES]
-        return self.model.feature_extractor(padded, padding=0)[:, :3000]
+    def features(self, audio: np.ndarray, seconds: int = contexto.FULL_SECONDS) -> np.ndarray:
+        """(n_mels, 100 * seconds) log-mel of the clip padded to its window, as openai-whisper computes it (pad,
+        then mel)."""
+        padded = np.zeros(contexto.samples(seconds), dtype=np.float32)
+        padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+        return self.model.feature_extractor(padded, padding=0)[:, : contexto.mel_frames(seconds)]
 
     def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
-        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding."""
-        if not audios:
-            return []
+        """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding, each clip in
+        the window of the export's audio context (contexto.py)."""
+        def window(clips: list[np.ndarray], seconds: int) -> list[str]:
+            def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
+                return self._generate([clips[i] for i in indices], seconds, sampling_temperature=temperature,
+                                      sampling_topk=0, num_hypotheses=FALLBACK_BEST_OF)
 
-        def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
-            return self._generate([audios[i] for i in indices], sampling_temperature=temperature, sampling_topk=0,
-                                  num_hypotheses=FALLBACK_BEST_OF)
+            texts = self._generate(clips, seconds, beam_size=beam_size or 1)
+            ctranslate2.set_random_seed(0)  # the same fallback text on every run
+            return retry_loops(texts, sample)
 
-        texts = self._generate(audios, beam_size=beam_size or 1)
-        ctranslate2.set_random_seed(0)  # the same fallback text on every run
-        texts = retry_loops(texts, sample)
-        return [letras.join_spelled_capitals(text) for text in texts]
+        return [letras.join_spelled_capitals(text) for text in by_window(audios, self.audio_context, window)]
 
-    def _generate(self, audios: list[np.ndarray], **options) -> list[str]:
-        """One `generate` for the batch -> the best hypothesis of each clip, as text."""
-        encoded = self.model.encode(np.stack([self.features(a) for a in audios]))
+    def _generate(self, audios: list[np.ndarray], seconds: int, **options) -> list[str]:
+        """One `generate` for the batch (one window) -> the best hypothesis of each clip, as text."""
+        encoded = self.model.encode(np.stack([self.features(a, seconds) for a in audios]))
         results = self.model.model.generate(encoded, [list(self._prompt) for _ in audios], max_length=TEXT_CTX,
                                             suppress_blank=True, suppress_tokens=self._suppress, **options)
         return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+
+
+def by_window(audios: list[np.ndarray], setting: str, transcribe: Callable[[list[np.ndarray], int], list[str]]) -> list[str]:
+    """`transcribe(clips, seconds)` once per decoding window of the context (one window at 30 s), the texts
+    back in the order of `audios`."""
+    texts: list[str] = [""] * len(audios)
+    for seconds, indices in contexto.by_window(setting, [len(a) / SAMPLE_RATE for a in audios]).items():
+        for i, text in zip(indices, transcribe([audios[i] for i in indices], seconds), strict=True):
+            texts[i] = text
+    return texts
 
 
 def as_engine(model_or_engine, language: str = "es"):
@@ -154,7 +173,8 @@ def load_engine(spec: str, engine: str = "openai", device: str | None = None, la
         compute_type = compute_type or ("float16" if device == "cuda" else "int8")
         directory = ct2_dir_for(str(spec), "int8" if compute_type.startswith("int8") else "float16", Path(cache_dir), log)
         model = WhisperModel(str(directory), device=device, compute_type=compute_type, cpu_threads=cpu_threads())
-        return CTranslate2Engine(model, str(spec), language, directory=directory)
+        return CTranslate2Engine(model, str(spec), language, directory=directory,
+                                 audio_context=pesos.ct2_audio_context(directory))
     except pesos.WeightsError:
         raise
     except (RuntimeError, TypeError, KeyError, ValueError, OSError) as e:  # e.g. shapes, or a model CTranslate2 rejects

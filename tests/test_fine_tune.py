@@ -52,7 +52,7 @@ def test_in_process_run_raises_every_problem_and_writes_nothing(tmp_path):
     with pytest.raises(fine_tune.UsageError) as raised:
         fine_tune.run(config)
     problems = "\n".join(raised.value.problems)
-    assert "--batch-size debe ser al menos 1" in problems and "--keep-delta tiene que ser mayor que 0" in problems
+    assert "--batch-size debe ser al menos 1" in problems and "--keep-delta 0: tiene que ser mayor que 0" in problems
     assert "no tiene transcripciones.tsv" in problems
     assert not (tmp_path / "artifacts").exists()
 
@@ -66,6 +66,28 @@ def test_every_config_field_is_one_flag_with_its_own_help():
         action = actions[field.name]
         assert action.option_strings == ["--" + field.name.replace("_", "-")]
         assert action.default == field.default and action.help == field.metadata["help"] and action.help
+
+
+def test_audio_context_errors_come_with_the_others(tmp_path):
+    result = run(["fine_tune.py", "--audio-context", "45", "--data-dir", str(tmp_path)])
+    assert result.returncode == 2 and "--audio-context 45: tiene que estar entre 1 y 30" in result.stderr
+    result = run(["fine_tune.py", "--audio-context", "10", "--pack-seconds", "28", "--data-dir", str(tmp_path)])
+    assert result.returncode == 2 and "--pack-seconds 28 no entra en --audio-context 10" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.voz
+def test_short_audio_context_trains_on_its_own_cache_and_the_models_record_it(synth_dir, tiny_whisper_pt, tmp_path):
+    data = tmp_path / "datos"
+    shutil.copytree(synth_dir, data)
+    result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "3", "--audio-context", "auto",
+                    "--train-encoder-blocks", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    caches = sorted(p.name.rsplit("-", 1)[-1] for p in (data / ".cache_encoder").iterdir())
+    assert caches and all(c in ("10s", "15s", "20s") for c in caches)  # one cache per window, none of 30 s
+    artifacts = tmp_path / "artifacts"
+    for path in (artifacts / "last.ckpt", artifacts / "modelo-ultimo.pt"):
+        assert pesos.load_whisper(path).audio_context == "auto", path
 
 
 def test_help_is_in_spanish():

@@ -46,13 +46,13 @@ def test_fine_tune_exports_the_trimmed_model(synth_dir, tiny_whisper_pt, tmp_pat
 def test_merge_weight_outside_0_1_is_a_spanish_error(tmp_path):
     result = run(["fine_tune.py", "--merge-pretrained", "1.5", "--data-dir", str(tmp_path)])
     assert result.returncode == 2
-    assert "--merge-pretrained tiene que estar entre 0 y 1" in result.stderr and "Traceback" not in result.stderr
+    assert "--merge-pretrained 1.5: tiene que estar entre 0 y 1" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_keep_delta_outside_0_1_is_a_spanish_error(tmp_path):
     result = run(["fine_tune.py", "--keep-delta", "0", "--data-dir", str(tmp_path)])
     assert result.returncode == 2
-    assert "--keep-delta tiene que ser mayor que 0" in result.stderr and "Traceback" not in result.stderr
+    assert "--keep-delta 0: tiene que ser mayor que 0" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_exportar_trims_and_mixes_a_checkpoint_afterwards(tmp_path):

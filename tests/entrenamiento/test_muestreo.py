@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, RandomSampler
 import comun
 from conftest import make_tiny_whisper
 from corpus import datos
-from entrenamiento.muestreo import LengthGroupedSampler
+from entrenamiento.muestreo import LengthGroupedSampler, window_batches
 from modelo import decodificacion
 
 
@@ -65,3 +65,22 @@ def test_grouped_batches_pad_less_than_random_order_on_real_data(synth_dir):
                        for seed in range(6)) / 6
     grouped = _padding(dataset, LengthGroupedSampler(dataset.token_lengths(), batch_size=4, seed=0))
     assert grouped < random_order / 2, (grouped, random_order)
+
+
+def test_window_groups_never_share_a_batch_on_any_rank():
+    """With a short audio context a batch must hold one window: every batch a rank reads is full and of one group."""
+    lengths = [(i * 7) % 23 for i in range(37)]
+    groups = [10 if i % 3 else 15 for i in range(37)]
+    for ranks in (1, 2):
+        seen = []
+        for rank in range(ranks):
+            sampler = LengthGroupedSampler(lengths, 4, ranks, rank, seed=1, groups=groups)
+            order = list(sampler)
+            assert len(order) == len(sampler) and len(order) % 4 == 0
+            batches = [order[i : i + 4] for i in range(0, len(order), 4)]
+            assert all(len({groups[i] for i in batch}) == 1 for batch in batches)
+            seen += order
+        assert set(seen) == set(range(37))  # every item read (a few twice, to fill the last batch of a group)
+    validation = window_batches(groups, 4)
+    assert sorted(i for batch in validation for i in batch) == list(range(37))  # validation: each item once
+    assert all(len({groups[i] for i in batch}) == 1 for batch in validation)
