@@ -332,7 +332,6 @@ def ct2_config(model: Whisper) -> dict:
         "suppress_ids_begin": [*tok.encode(" "), tok.eot],
         "lang_ids": sorted(tok.all_language_tokens),
         "alignment_heads": model.alignment_heads.to_dense().nonzero().tolist(),
-        "audio_context": contexto.of(model),  # ours (contexto.py): CTranslate2 ignores keys it does not know
     }
 
 
@@ -400,6 +399,10 @@ def save_ct2_dir(model: Whisper, out_dir: str | Path, quantization: str = "float
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         spec.save(str(staging))
+        # Ours (contexto.py), added after CTranslate2's spec wrote the file: its config takes no unknown keys,
+        # and the loader ignores them.
+        config = json.loads((staging / "config.json").read_text())
+        (staging / "config.json").write_text(json.dumps({**config, "audio_context": contexto.of(model)}, indent=2))
         (staging / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
         preprocessor = {"feature_size": dims.n_mels, "sampling_rate": whisper.audio.SAMPLE_RATE,
                         "hop_length": whisper.audio.HOP_LENGTH, "chunk_length": whisper.audio.CHUNK_LENGTH,
