@@ -241,13 +241,14 @@ def context_training(model, args, data_dir: Path, work: Path) -> dict:
     machine's precision), on the same clips: Whisper's 30 s and the short context, each with one answer per
     item and with answers of one speaker packed into its window. What a step costs, and how many answers a
     second of training learns from (packing pays when it learns from more)."""
+    blocks = min(args.train_encoder_blocks, model.dims.n_audio_layer)  # a small model has fewer
     # Whole speakers, so that packing finds answers of one voice to join.
     chosen = {utt_id: "train" for utt_id in sorted(datos.read_transcripts(data_dir), key=datos.speaker_of)[: args.n_clips]}
     rows = {}
     for setting, pack in ((contexto.FULL, 0.0), (contexto.FULL, PACK_30), (args.audio_context, 0.0),
                           (args.audio_context, float(contexto.minimum(args.audio_context)))):
         config = Config(model_name=args.model_name, data_dir=str(data_dir), audio_context=setting,
-                        train_encoder_blocks=args.train_encoder_blocks, pack_seconds=pack)
+                        train_encoder_blocks=blocks, pack_seconds=pack)
         module = WhisperModelModule(config, model=model)
         dtype = fine_tune.autocast_dtype(fine_tune.resolve_precision(config))
         dataset = SpeechDataset(data_dir, "train", module.tokenizer, model.dims.n_mels, split_map=chosen,
@@ -278,7 +279,7 @@ def context_training(model, args, data_dir: Path, work: Path) -> dict:
     whole, short = rows[f"{contexto.FULL}|0"], rows[f"{args.audio_context}|0"]
     return {"context_step_ratio": whole["s_per_step"] / short["s_per_step"],
             "context": {"audio_context": args.audio_context, "batch_size": args.batch_size,
-                        "train_encoder_blocks": args.train_encoder_blocks, "precision": str(dtype or "fp32"),
+                        "train_encoder_blocks": blocks, "precision": str(dtype or "fp32"),
                         "rows": rows}}
 
 

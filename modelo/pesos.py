@@ -399,10 +399,10 @@ def save_ct2_dir(model: Whisper, out_dir: str | Path, quantization: str = "float
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         spec.save(str(staging))
-        # Ours (contexto.py), added after CTranslate2's spec wrote the file: its config takes no unknown keys,
-        # and the loader ignores them.
-        config = json.loads((staging / "config.json").read_text())
-        (staging / "config.json").write_text(json.dumps({**config, "audio_context": contexto.of(model)}, indent=2))
+        if contexto.of(model) != contexto.FULL:  # ours (contexto.py); none written means Whisper's 30 s
+            # Added after CTranslate2's spec wrote the file: its config takes no unknown keys; its loader ignores them.
+            config = json.loads((staging / "config.json").read_text())
+            (staging / "config.json").write_text(json.dumps({**config, "audio_context": contexto.of(model)}, indent=2))
         (staging / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
         preprocessor = {"feature_size": dims.n_mels, "sampling_rate": whisper.audio.SAMPLE_RATE,
                         "hop_length": whisper.audio.HOP_LENGTH, "chunk_length": whisper.audio.CHUNK_LENGTH,
