@@ -81,3 +81,19 @@ def test_no_weight_decay_on_biases_and_layer_norms(tiny):
     decay_names = {names[id(p)] for p in decay["params"]}
     assert "decoder.blocks.0.mlp.0.weight" in decay_names and "decoder.token_embedding.weight" not in decay_names
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+
+
+def test_a_short_audio_context_windows_each_clip_and_skips_what_does_not_fit(tmp_path, tokenizer):
+    audio = tmp_path / "audios"
+    audio.mkdir()
+    for name, seconds in (("snf_a_001", 3), ("snf_a_002", 7), ("snf_a_003", 12)):
+        sf.write(audio / f"{name}.wav", np.zeros(seconds * 16000, np.float32), 16000)
+    datos.write_transcripts(tmp_path, [("snf_a_001", "uno"), ("snf_a_002", "dos"), ("snf_a_003", "tres")])
+    split = {i: "train" for i in datos.read_transcripts(tmp_path)}
+    fixed = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split, audio_context="10")
+    assert fixed.windows == [10, 10] and fixed[0]["mel"].shape == (80, 1000)
+    assert fixed.skipped.counts == {"audio de más de 10 s (--audio-context 10)": 1}  # counted, never silent
+    auto = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split, audio_context="auto")
+    assert auto.windows == [10, 10, 15] and auto[2]["mel"].shape == (80, 1500) and not auto.skipped.counts
+    whole = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split)
+    assert whole.windows == [30, 30, 30] and whole[0]["mel"].shape == (80, 3000)
