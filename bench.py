@@ -168,15 +168,19 @@ INFERENCE_LABELS = {
 }
 
 
+def context_label(setting: str) -> str:
+    return setting if setting == contexto.AUTO else f"{setting} s"
+
+
 def print_inference(report: dict) -> None:
     part = report["inference"]
     print(f"\nInferencia: modelo {report['model']}, {part['n_clips']} audios de {part['clip_seconds']} s, lotes de "
           f"{part['batch_size']}, CPU (torch {report['threads']} hilos, CTranslate2 {part['ct2_threads']})")
-    print(f"{'forma':<44}{'s/audio':>9}{'razón':>8}")
+    print(f"{'forma':<52}{'s/audio':>9}{'razón':>8}")
     for key, label in INFERENCE_LABELS.items():
-        print(f"{label:<44}{part['s_per_clip'][key]:>9.3f}{part['ratio_vs_openai_transcribe'][key]:>7.2f}x")
-    print(f"inference_ratio (transcribe de openai-whisper / CTranslate2 int8 con contexto de {part['audio_context']} s, "
-          f"de a uno): {report['inference_ratio']:.2f}x; exportar a int8 costó {part['export_int8_s']:.1f} s una vez.")
+        print(f"{label:<52}{part['s_per_clip'][key]:>9.3f}{part['ratio_vs_openai_transcribe'][key]:>7.2f}x")
+    print(f"inference_ratio (transcribe de openai-whisper / CTranslate2 int8 con contexto {context_label(part['audio_context'])}"
+          f", de a uno): {report['inference_ratio']:.2f}x; exportar a int8 costó {part['export_int8_s']:.1f} s una vez.")
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -274,7 +278,7 @@ def context_training(model, args, data_dir: Path, work: Path) -> dict:
             "windows_s": sorted(set(dataset.windows)), "steps_timed": len(timed) - 1, "s_per_step": s_per_step,
             "answers_per_step": answers, "answers_per_s": answers / s_per_step,
             "cache_build_s_per_answer": build_seconds / max(dataset.utterances, 1),
-            "cache_mb_per_item": sum(c.bytes_per_clip() for c in caches.values()) / len(caches) / 1e6,
+            "cache_mb_per_item": sum(caches[w].bytes_per_clip() for w in dataset.windows) / len(dataset) / 1e6,
         }
     whole, short = rows[f"{contexto.FULL}|0"], rows[f"{args.audio_context}|0"]
     return {"context_step_ratio": whole["s_per_step"] / short["s_per_step"],
@@ -290,10 +294,10 @@ def print_context(report: dict) -> None:
     print(f"{'contexto':<10}{'junta':>7}{'s/paso':>8}{'resp./paso':>11}{'resp./s':>9}{'caché s/resp.':>15}"
           f"{'caché MB/ítem':>15}")
     for row in part["rows"].values():
-        print(f"{row['audio_context'] + ' s':<10}{row['pack_seconds']:>7g}{row['s_per_step']:>8.2f}"
+        print(f"{context_label(row['audio_context']):<10}{row['pack_seconds']:>7g}{row['s_per_step']:>8.2f}"
               f"{row['answers_per_step']:>11.1f}{row['answers_per_s']:>9.2f}{row['cache_build_s_per_answer']:>15.3f}"
               f"{row['cache_mb_per_item']:>15.2f}")
-    print(f"context_step_ratio (paso con 30 s / paso con {part['audio_context']} s, una respuesta por ítem): "
+    print(f"context_step_ratio (paso con 30 s / paso con {context_label(part['audio_context'])}, una respuesta por ítem): "
           f"{report['context_step_ratio']:.2f}x")
 
 
