@@ -3,9 +3,10 @@
 1. sintetico.py: a training corpus spoken by some espeak-ng voices, and a test corpus spoken by
    *other* voices with phrasings the training never saw;
 2. ref_test.py: the pretrained base on the test corpus (first, so its time is known);
-3. fine_tune.py: the bundled Whisper base, decoder and top encoder blocks retrained on answers of one
-   voice packed into 28 s windows, for at most --max-steps steps and only as many as fit the
-   --minutos budget on this machine (machines differ by 2-3x; the budget, not the step count, is the promise);
+3. fine_tune.py: the bundled Whisper base, decoder and top encoder blocks retrained with a short audio
+   context (each answer in a window of 10-30 s instead of Whisper's 30 s; answers of one voice packed
+   into 10 s windows), for as many steps as fit the --minutos budget on this machine (machines differ
+   by 2-3x; the budget, not the step count, is the promise);
 4. ref_test.py: the fine-tuned model on the same test corpus, side by side with base;
 5. only with --habla-real DIR (real human speech, e.g. ../shared/audio/real_es): the same pair on it,
    to see forgetting. Off by default, to keep the demo inside its budget; `make olvido` runs it.
@@ -44,12 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-test", type=int, default=60, help="audios de prueba (otras voces y formulaciones)")
     parser.add_argument("--general-fraction", type=float, default=0.3,
                         help="fracción de frases generales en el entrenamiento (contra el olvido)")
-    parser.add_argument("--pack-seconds", type=float, default=28.0,
-                        help="respuestas de una misma voz juntas en ventanas de hasta S segundos (0: una por audio)")
-    parser.add_argument("--audio-context", default=contexto.FULL, metavar="S",
-                        help="segundos de audio que escucha el encoder al entrenar y al evaluar: 30 (Whisper tal cual), "
-                             "un número, o auto (ver fine_tune.py --help)")
-    parser.add_argument("--max-steps", type=int, default=150, help="tope de pasos de entrenamiento")
+    parser.add_argument("--pack-seconds", type=float, default=10.0,
+                        help="respuestas de una misma voz juntas en ventanas de hasta S segundos (0: una por audio; con "
+                             "--audio-context 30, 28)")
+    parser.add_argument("--audio-context", default=contexto.AUTO, metavar="S",
+                        help="segundos de audio que escucha el encoder al entrenar y al evaluar: auto (por defecto: la "
+                             "ventana más chica de 10/15/20/30 s que entra), un número, o 30 (Whisper tal cual; ver "
+                             "README, Contexto de audio)")
+    parser.add_argument("--max-steps", type=int, default=1000,
+                        help="tope de pasos de entrenamiento (el tope de tiempo suele decidir antes)")
     parser.add_argument("--minutos", type=float, default=25,
                         help="tope de tiempo de toda la demo: el entrenamiento hace los pasos que entran en lo que "
                              "queda (en una máquina lenta, menos de --max-steps); 0: sin tope, siempre --max-steps")
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "a voces nuevas; 0: solo el decoder, lo más rápido)")
     parser.add_argument("--distill-weight", type=float, default=0.0,
                         help="contra el olvido: peso del KL hacia el decoder preentrenado (ver README)")
-    parser.add_argument("--keep-delta", type=float, default=0.2,
+    parser.add_argument("--keep-delta", type=float, default=0.13,
                         help="contra el olvido: fracción de los cambios de cada tensor (los más grandes) que quedan en "
                              "el modelo exportado; el resto vuelve al preentrenado (TIES; ver README)")
     parser.add_argument("--merge-pretrained", type=float, default=0.0,
