@@ -206,15 +206,18 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
 
 class TimeBudget(pl.Callback):
     """Keeps fit (encoder cache + steps) inside `minutes`: at each step it estimates the seconds per step
-    (training, plus each epoch's validation spread over its steps) and lowers max_steps (never raises it)
-    to what still fits. The module's LR schedule reads the new total, so a slow machine trains fewer
-    steps that still end at a rate of 0."""
+    (training, plus each epoch's validation spread over its steps) and sets max_steps to what still fits,
+    never above the steps asked for. The module's LR schedule reads the new total, so a slow machine trains
+    fewer steps that still end at a rate of 0. The plan moves both ways: the first steps are the slowest
+    (cold caches), and a plan that could only go down stayed at their pace (measured: 606 steps planned,
+    training over 5 minutes early)."""
 
     def __init__(self, minutes: float):
         self.deadline = time.perf_counter() + 60 * minutes  # built before trainer.fit: the cache counts too
         self.first: tuple[int, float] | None = None  # the first step pays for warm-up: measured from its end
         self.val_seconds, self.validations, self._val_start = 0.0, 0, 0.0
         self.planned: int | None = None
+        self.ceiling: int | None = None  # the steps asked for (--max-steps or the epochs')
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self._val_start = time.perf_counter()
@@ -237,12 +240,16 @@ class TimeBudget(pl.Callback):
             steps_per_epoch = max(trainer.num_training_batches // trainer.accumulate_grad_batches, 1)
             per_step += self.val_seconds / self.validations / steps_per_epoch
         fits = step + int((self.deadline - now) / per_step)
-        fits = int(trainer.strategy.broadcast(max(fits, step + 1), src=0))  # every rank stops at the same step
-        if fits >= pl_module.total_steps:
+        # Out of time: stop after this step (never "one more", which a plan that may rise would repeat forever).
+        fits = int(trainer.strategy.broadcast(max(fits, step), src=0))  # every rank stops at the same step
+        if self.ceiling is None:
+            self.ceiling = pl_module.total_steps
+        fits = min(fits, self.ceiling)
+        if fits == pl_module.total_steps:
             return
         if self.planned is None:
-            say(f"\nTope de tiempo: a este ritmo entran {fits} de los {pl_module.total_steps} pasos; "
-                "la tasa de aprendizaje baja a 0 en el último.")
+            say(f"\nTope de tiempo: a este ritmo entran {fits} de los {self.ceiling} pasos (se recalcula en cada "
+                "paso); la tasa de aprendizaje baja a 0 en el último.")
         pl_module.total_steps = trainer.fit_loop.epoch_loop.max_steps = self.planned = fits
 
     def on_train_end(self, trainer, pl_module) -> None:
