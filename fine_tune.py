@@ -73,8 +73,8 @@ def check(config: Config, resume: str | None, problems: list[str] = ()) -> str |
     problems = [*problems, *config.problems()]
     if resume == "last":
         resume = str(Path(config.artifacts_dir) / "last.ckpt")
-    if resume is not None and not Path(resume).is_file():
-        problems.append(f"--resume: no existe el checkpoint {resume}")
+    if resume is not None:
+        problems += resume_problems(resume)
     if problems:
         raise UsageError(problems)
     return resume
@@ -257,6 +257,21 @@ class TimeBudget(pl.Callback):
             say(f"Tope de tiempo: se entrenaron {trainer.global_step} pasos.")
 
 
+def resume_problems(path: str) -> list[str]:
+    """Why `--resume path` cannot work, found before the encoder cache is built (reads the file once, safely)."""
+    if not Path(path).is_file():
+        return [f"--resume: no existe el checkpoint {path}"]
+    try:
+        checkpoint = pesos.read_checkpoint(path, lazy=True)
+    except pesos.WeightsError as e:
+        return [f"--resume: {e}"]
+    missing = [k for k in ("state_dict", "whisper_dims", "loops", "optimizer_states") if k not in checkpoint]
+    if missing:
+        return [f"--resume: {path} no es un checkpoint de entrenamiento de fine_tune.py (le falta {', '.join(missing)}); "
+                f"para empezar desde un .pt usá --model-name {path}"]
+    return []
+
+
 def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str | None) -> pl.Trainer:
     artifacts = Path(config.artifacts_dir)
     has_val = len(data.val_set) > 0
@@ -274,7 +289,8 @@ def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str |
     except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. fsdp on CPU, gpu on a machine without one
         raise TrainingError(f"Lightning no acepta --accelerator {config.accelerator} --devices {config.devices} "
                             f"--strategy {config.strategy} en esta máquina: {e}") from None
-    trainer.fit(module, datamodule=data, ckpt_path=resume)
+    with pesos.safe_loading():  # the resumed .ckpt is unpickled weights-only: nothing in it runs
+        trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
     return trainer
 
 
@@ -323,11 +339,11 @@ def run(config: Config, resume: str | None = None) -> dict[str, Path]:
     """The whole run: check -> setup -> fit -> export. Returns the exported models (none on ranks other
     than 0 under DDP). Raises UsageError (bad options) or TrainingError (data, weights, hardware)."""
     resume = check(config, resume)
-    if rank_zero_only.rank == 0:
-        Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
-        (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
     try:
         module, data = setup(config)
+        if rank_zero_only.rank == 0:  # only once data and weights are known good: a failed start keeps the last run's
+            Path(config.artifacts_dir).mkdir(parents=True, exist_ok=True)
+            (Path(config.artifacts_dir) / "config.json").write_text(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
         trainer = fit(config, module, data, resume)  # the encoder cache is built inside, in Batches.prepare_data
     except (datos.DataDirError, pesos.WeightsError) as e:
         raise TrainingError(str(e)) from None

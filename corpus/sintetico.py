@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -671,6 +672,23 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) 
     return jobs
 
 
+_OUR_ID = re.compile(r"^sn[fm]_[^_\s]+_\d+$")
+
+
+def foreign_data(out_dir: Path) -> str | None:
+    """A sign that `out_dir` holds data this program did not make (which clean_out_dir would delete), or None."""
+    for wav in sorted((out_dir / AUDIO_DIR).glob("*.wav")) if (out_dir / AUDIO_DIR).is_dir() else ():
+        if not _OUR_ID.match(wav.stem):
+            return f"el audio {wav.relative_to(out_dir)}"
+    transcripts = out_dir / TRANSCRIPTS
+    if transcripts.is_file():
+        for number, line in enumerate(transcripts.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+            utt_id = line.split("\t", 1)[0].strip()
+            if utt_id and not _OUR_ID.match(utt_id):
+                return f"la frase {utt_id!r} ({TRANSCRIPTS}, línea {number})"
+    return None
+
+
 def clean_out_dir(out_dir: Path) -> None:
     """Remove what an earlier run wrote here (and a stale split), nothing else."""
     audios = out_dir / AUDIO_DIR
@@ -712,6 +730,9 @@ def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general
     if shutil.which(ESPEAK) is None:
         raise SynthesisError(f"no encuentro espeak-ng, que hace falta para sintetizar las voces.\n"
                              f"Instalalo con:\n  {INSTALL_HINT}")
+    if Path(out_dir).is_dir() and (sign := foreign_data(Path(out_dir))):
+        raise UsageError(f"--out {out_dir}: esa carpeta tiene datos que no hizo sintetico.py ({sign}), y sintetico.py "
+                         f"borra lo que había. Elegí otra carpeta (por ejemplo {Path(out_dir) / 'sintetico'}).")
     chosen = parse_voices(voices, espeak_variants())
     missing = [path.name for path in GENERAL_FILES if not path.exists()]
     if missing and general_fraction > 0:

@@ -7,7 +7,9 @@ is checked: a checkpoint whose names do not match the model is an error, never a
 from __future__ import annotations
 
 import importlib.util
+import contextlib
 import json
+import pickle
 import re
 import shutil
 import struct
@@ -282,13 +284,51 @@ def save_whisper(model: Whisper, path: str | Path) -> Path:
     return path
 
 
-def _load_checkpoint_file(path: Path) -> Whisper:
+# --- reading .pt / .ckpt files without running code -------------------------------------------------
+
+# Besides tensors and plain containers, the only Python objects our own checkpoints hold (Lightning's
+# .ckpt: its hyper-parameter dict and the callbacks' state). torch's weights-only unpickler refuses
+# everything else, so a file whose pickle asks to call anything (os.system, eval...) never runs it.
+SAFE_GLOBALS: list = []
+
+
+@contextlib.contextmanager
+def safe_loading():
+    """Inside: torch.load(weights_only=True), also Lightning's resume, accepts our checkpoints' few types."""
+    with torch.serialization.safe_globals(SAFE_GLOBALS):
+        yield
+
+
+_UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def read_checkpoint(path: str | Path, lazy: bool = False) -> dict:
+    """A `.pt`/`.ckpt` file as a dict, unpickled by torch's weights-only loader: nothing in it runs.
+    `lazy`: tensors memory-mapped, not read (to check a large file's structure before work)."""
+    path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for a broken file
-        raise WeightsError(f"No se pudo leer {path} como checkpoint de PyTorch ({type(e).__name__}: {e}).") from None
+        with safe_loading():
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=lazy)
+    except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower():
+            raise WeightsError(f"No se pudo leer {path} como checkpoint de PyTorch ({e}). ¿Está completo? "
+                               f"Copialo de nuevo o usá otro.") from None
+        found = _UNSAFE_GLOBAL.search(str(e))
+        raise WeightsError(
+            f"{path}: el archivo pide ejecutar código de Python al abrirse"
+            + (f" ({found.group(1)})" if found else "")
+            + ", y por seguridad no se carga: un checkpoint solo tiene pesos. Usá un .pt/.ckpt hecho por "
+            "fine_tune.py o por whisper, o pedile a quien te lo pasó los pesos en ese formato.") from None
+    except Exception as e:  # torch raises many types for a broken or truncated file
+        raise WeightsError(f"No se pudo leer {path} como checkpoint de PyTorch ({type(e).__name__}: {e}). "
+                           f"¿Está completo? Copialo de nuevo o usá otro.") from None
     if not isinstance(checkpoint, dict):
         raise WeightsError(f"{path} no es un checkpoint de Whisper (contiene {type(checkpoint).__name__}).")
+    return checkpoint
+
+
+def _load_checkpoint_file(path: Path) -> Whisper:
+    checkpoint = read_checkpoint(path)
     if "dims" in checkpoint and "model_state_dict" in checkpoint:  # OpenAI format
         model = build_whisper(checkpoint["dims"], checkpoint["model_state_dict"], source=str(path))
         _set_context(model, checkpoint.get("audio_context"), str(path))

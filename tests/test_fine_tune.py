@@ -57,6 +57,39 @@ def test_in_process_run_raises_every_problem_and_writes_nothing(tmp_path):
     assert not (tmp_path / "artifacts").exists()
 
 
+def test_a_bad_resume_checkpoint_is_refused_before_any_work_and_runs_nothing(tmp_path):
+    """--resume used to build the whole encoder cache, then die unpickling; a hostile file ran its code."""
+    from modelo.test_pesos import _RunsCode
+
+    marker = tmp_path / "ejecutado"
+    torch.save({"state_dict": {}, "whisper_dims": {}, "loops": {}, "optimizer_states": [], "x": _RunsCode(marker)},
+               tmp_path / "hostil.ckpt")
+    (tmp_path / "roto.ckpt").write_bytes(b"PK\x03\x04 cortado")
+    torch.save({"dims": {}, "model_state_dict": {}}, tmp_path / "modelo.pt")
+    for name, says in (("hostil.ckpt", "ejecutar código"), ("roto.ckpt", "No se pudo leer"),
+                       ("modelo.pt", "no es un checkpoint de entrenamiento")):
+        result = run(["fine_tune.py", "--data-dir", str(tmp_path / "nada"), "--artifacts-dir", str(tmp_path / "art"),
+                      "--resume", str(tmp_path / name)])
+        assert result.returncode == 2, result.stderr
+        assert says in result.stderr and name in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists() and not (tmp_path / "art").exists()
+
+
+def test_a_run_that_fails_at_once_keeps_the_last_runs_config(tiny_whisper_pt, tmp_path):
+    """config.json is written once the data and the weights are known good, not before."""
+    data = tmp_path / "datos"
+    (data / "audios").mkdir(parents=True)
+    (data / "transcripciones.tsv").write_text("falta_1\thola\nfalta_2\tchau\n", encoding="utf-8")
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    (artifacts / "config.json").write_text('{"de": "la corrida anterior"}')
+    config = comun.Config(data_dir=str(data), artifacts_dir=str(artifacts), model_name=str(tiny_whisper_pt),
+                          num_worker=0)
+    with pytest.raises(fine_tune.TrainingError, match="audio faltante"):
+        fine_tune.run(config)
+    assert (artifacts / "config.json").read_text() == '{"de": "la corrida anterior"}'
+
+
 def test_every_config_field_is_one_flag_with_its_own_help():
     """One source of truth: each Config field's default and Spanish help become its flag."""
     import dataclasses
@@ -147,13 +180,13 @@ def test_killed_run_resumes_from_last_checkpoint(synth_dir, tiny_whisper_pt, tmp
     time.sleep(0.5)  # let the checkpoint finish writing
     process.send_signal(signal.SIGKILL)
     process.wait()
-    killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    killed_at = pesos.read_checkpoint(last)["global_step"]
     assert 0 < killed_at < 60
     result = run(args[1:] + ["--resume", "last"], timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Restoring states from the checkpoint" in result.stderr + result.stdout
     assert "Caché del encoder:" not in result.stdout  # the first run's cache is reused, not recomputed
-    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 60
+    assert pesos.read_checkpoint(last)["global_step"] == 60
 
 
 @pytest.mark.voz
@@ -167,7 +200,7 @@ def test_a_time_budget_lowers_the_steps_and_the_schedule_still_ends_at_zero(synt
     assert "Tope de tiempo: a este ritmo entran" in result.stdout
     trained = int(result.stdout.split("Tope de tiempo: se entrenaron ")[1].split()[0])
     assert 5 < trained < 100000
-    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = pesos.read_checkpoint(tmp_path / "artifacts" / "last.ckpt")
     assert checkpoint["global_step"] == trained
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -185,7 +218,7 @@ def test_forgetting_remedies_train_and_stay_out_of_the_checkpoint(synth_dir, tin
     result = _train(data, tiny_whisper_pt, tmp_path, "--max-steps", "3", "--learning-rate", "1e-3",
                     "--distill-weight", "1.0", "--l2sp-weight", "0.01", "--log-every-n-steps", "1")
     assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = pesos.read_checkpoint(tmp_path / "artifacts" / "last.ckpt")
     assert all(key.startswith("model.") for key in checkpoint["state_dict"])  # no frozen teacher inside
     assert checkpoint["hyper_parameters"]["config"]["distill_weight"] == 1.0
     pesos.load_whisper(tmp_path / "artifacts" / "last.ckpt")
@@ -209,7 +242,7 @@ def test_two_process_ddp_on_cpu_shares_the_batches_and_rank_0_alone_writes(synth
     n_train = sum(s == "train" for s in split.values())
     n_val = sum(s == "val" for s in split.values())
     # Each rank takes half of every length-grouped batch: 2 epochs of ceil(ceil(n/2)/2) steps, half the single-process count.
-    checkpoint = torch.load(tmp_path / "artifacts" / "last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = pesos.read_checkpoint(tmp_path / "artifacts" / "last.ckpt")
     assert checkpoint["global_step"] == 2 * math.ceil(math.ceil(n_train / 2) / 2)
     assert {p.name for p in (tmp_path / "artifacts").glob("epoch-*.ckpt")} == {"epoch-00.ckpt", "epoch-01.ckpt"}
     # The encoder cache was built once (local rank 0, the other rank waiting), with one entry per clip.

@@ -18,3 +18,24 @@ def test_load_audio_any_rate_and_channels_to_16k_mono(tmp_path):
     (tmp_path / "roto.wav").write_bytes(b"RIFF nada")
     with pytest.raises(datos.DataDirError, match="roto.wav"):
         load_audio(tmp_path / "roto.wav")
+
+
+def test_samples_are_checked_not_only_the_header(tmp_path):
+    """A float wav full of NaN has a perfect header: it used to crash the decoder a minute later."""
+    from modelo.audio import audio_problem
+
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    nan = tone.copy()
+    nan[100:200] = np.nan
+    sf.write(tmp_path / "nan.wav", nan, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "inf.wav", np.full(16000, np.inf, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "silencio.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "vacio.wav", np.zeros(0, np.float32), 16000)
+    sf.write(tmp_path / "bien.wav", tone, 16000)
+    assert audio_problem(tmp_path / "bien.wav") is None
+    assert "NaN" in audio_problem(tmp_path / "nan.wav") and "NaN" in audio_problem(tmp_path / "inf.wav")
+    assert audio_problem(tmp_path / "silencio.wav") == "audio en silencio"
+    assert "vacío" in audio_problem(tmp_path / "vacio.wav")
+    for name in ("nan.wav", "inf.wav"):
+        with pytest.raises(datos.DataDirError, match=name):
+            load_audio(tmp_path / name)

@@ -110,3 +110,34 @@ def test_checkpoint_with_unmatched_keys_fails_loudly(tmp_path):
     torch.save({"dims": model.dims.__dict__, "model_state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
     with pytest.raises(pesos.WeightsError, match="Faltan"):
         pesos.load_whisper(path)
+
+
+class _RunsCode:
+    """A pickle that, when unpickled the unsafe way, calls open(marker, "w"): proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
+    from conftest import make_tiny_whisper
+
+    model = make_tiny_whisper()
+    marker = tmp_path / "ejecutado"
+    path = tmp_path / "hostil.pt"
+    torch.save({"dims": model.dims.__dict__, "model_state_dict": model.state_dict(), "extra": _RunsCode(marker)}, path)
+    with pytest.raises(pesos.WeightsError, match="ejecutar código") as raised:
+        pesos.load_whisper(path)
+    assert "hostil.pt" in str(raised.value) and "open" in str(raised.value)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the probe is real: the old loader ran it
+    assert marker.exists()
+    # Our own files still load: the .pt written by save_whisper, truncated ones are a clear error.
+    good = pesos.save_whisper(model, tmp_path / "bien.pt")
+    assert pesos.load_whisper(good).dims == model.dims
+    (tmp_path / "cortado.pt").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(pesos.WeightsError, match="cortado.pt"):
+        pesos.load_whisper(tmp_path / "cortado.pt")
