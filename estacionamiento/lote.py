@@ -43,6 +43,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_car_per_spot ON entries(spot) WHERE exit_t
 CREATE UNIQUE INDEX IF NOT EXISTS one_entry_per_plate ON entries(plate) WHERE exit_time IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_reservation ON reservations(plate) WHERE entry_id IS NULL;
 """
+# Stamped in the header of every file we make (PRAGMA application_id), so a lot's file is told from any
+# other SQLite file without guessing. Files from before the stamp are recognised by their tables.
+APPLICATION_ID = 0x45535443  # "ESTC"
+SCHEMA_VERSION = 1  # PRAGMA user_version
+TABLES = {
+    "spots": {"id", "covered"},
+    "reservations": {"id", "plate", "spot", "until", "entry_id"},
+    "entries": {"id", "plate", "arrival", "expected_exit", "covered", "spot", "exit_time", "reservation_id"},
+}
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class ParkingError(Exception):
@@ -51,6 +61,11 @@ class ParkingError(Exception):
 
 class AlreadySetUp(ParkingError):
     pass
+
+
+class NotOurs(ParkingError):
+    """The file is not a lot's database (another program's SQLite file, or not SQLite at all); it was
+    left untouched. The message does not name the file: the caller knows which option gave it."""
 
 
 class PlateInside(ParkingError):
@@ -105,9 +120,17 @@ class Parking:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_ours(self.path)  # before the first write: a foreign file must stay byte for byte as it was
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
-            conn.executescript(SCHEMA)
+            if _stamp(conn) != (APPLICATION_ID, SCHEMA_VERSION):  # a new file, or one from before the stamp
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                for statement in SCHEMA.split(";"):  # executescript would commit the open transaction
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("COMMIT")
 
     @contextmanager
     def _connect(self):
@@ -254,6 +277,49 @@ class Parking:
         """(id, covered) of the first free spot of the kind, or None. Call inside a write transaction."""
         return conn.execute(_FREE_SQL + " ORDER BY s.covered, s.id LIMIT 1",
                             {"now": _iso(now), "plate": plate, "covered": covered}).fetchone()
+
+
+def check_ours(path: Path) -> None:
+    """Raises NotOurs unless `path` is missing, empty, or a lot's database: stamped with our application
+    id, or (made before the stamp) an unstamped SQLite file with exactly our tables, or none at all."""
+    if path.is_dir():
+        raise NotOurs("es una carpeta; pasá la ruta de un archivo (si no existe, se crea).")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        header = f.read(100)
+    if not header.startswith(SQLITE_MAGIC):
+        raise NotOurs("no es una base SQLite; no se tocó. Pasá la base del estacionamiento u otro "
+                      "archivo (si no existe, se crea).")
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:  # the header's PRAGMA application_id
+        return
+    # Read-only, so no recovery or checkpoint writes to someone else's file. Without a -wal file there is
+    # nothing beyond the file itself to read: immutable also skips locks and leaves no -shm/-wal behind.
+    wal = path.with_name(path.name + "-wal").exists()
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True)
+        try:
+            app_id = _stamp(conn)[0]  # a stamp still in the WAL (not checkpointed) is seen here
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")]
+            columns = {n: {r[1] for r in conn.execute(f'PRAGMA table_info("{n}")')} for n in names
+                       if n in TABLES}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise NotOurs(f"la base SQLite está dañada o no se puede leer ({e}); no se tocó.") from None
+    if app_id == APPLICATION_ID:
+        return
+    if app_id == 0 and (not names or (set(names) == set(TABLES) and columns == TABLES)):
+        return
+    shown = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
+    why = f"es de otro programa (tablas: {shown})" if names else "es de otro programa"
+    raise NotOurs(f"no es una base del estacionamiento: {why}; no se tocó. Pasá la base del "
+                  "estacionamiento u otro archivo (si no existe, se crea).")
+
+
+def _stamp(conn) -> tuple[int, int]:
+    return conn.execute("PRAGMA application_id").fetchone()[0], conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 # A spot is free when no car is in it and no other plate's open reservation holds it

@@ -3,6 +3,7 @@
 import datetime
 import multiprocessing
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -120,3 +121,100 @@ def test_kill_9_inside_a_transaction_keeps_committed_entries_and_frees_the_lock(
     parking = lote.Parking(db, timeout_s=5)
     assert [e.plate for e in parking.entries()] == ["AB123CD"]  # committed: kept; half-written: gone
     assert parking.assign_spot("EF456GH", 60, None, NOW).spot  # and the lot is not left locked
+
+
+# --- only our own file: another program's database is refused untouched ---------------------------
+
+
+def _sqlite(path, *statements):
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        conn.execute(statement)
+    conn.close()
+    return path
+
+
+def _old_lot(path):
+    """A lot's file as made before the application_id stamp: WAL mode, our tables, no stamp."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(lote.SCHEMA)
+    conn.execute("INSERT INTO spots VALUES ('T01', 1), ('D01', 0)")
+    conn.close()
+    return path
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _app_id(path) -> int:
+    return int.from_bytes(path.read_bytes()[68:72], "big")
+
+
+FOREIGN = {
+    "otra_app": (lambda p: _sqlite(p, "CREATE TABLE usuarios (id INTEGER PRIMARY KEY, nombre TEXT)",
+                                   "INSERT INTO usuarios(nombre) VALUES ('Ana')"), "tablas: usuarios"),
+    "nuestras_y_otras": (lambda p: _sqlite(_old_lot(p), "CREATE TABLE usuarios (id INTEGER)"), "usuarios"),
+    "mismas_tablas_otro_id": (lambda p: _sqlite(p, "PRAGMA application_id=1234", *lote.SCHEMA.split(";")[:3]),
+                              "no es una base del estacionamiento"),
+    "otras_columnas": (lambda p: _sqlite(p, "CREATE TABLE spots (x)", "CREATE TABLE reservations (x)",
+                                         "CREATE TABLE entries (x)"), "no es una base del estacionamiento"),
+    "otra_app_wal": (lambda p: _sqlite(p, "PRAGMA journal_mode=WAL", "CREATE TABLE pedidos (id INTEGER)"),
+                     "tablas: pedidos"),
+    "texto": (lambda p: _write(p, b"patente;lugar\nAB123CD;T01\n" * 20), "no es una base SQLite"),
+    "dañada": (lambda p: _write(p, lote.SQLITE_MAGIC + bytes(4080)), "dañada"),
+}
+
+
+@pytest.mark.parametrize("kind", FOREIGN)
+def test_a_file_that_is_not_a_lot_is_refused_byte_for_byte_untouched(tmp_path, kind):
+    make, said = FOREIGN[kind]
+    path = make(tmp_path / "otra.sqlite")
+    before = path.read_bytes()
+    with pytest.raises(lote.NotOurs, match=said):
+        lote.Parking(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["otra.sqlite"]  # no -wal/-journal left either
+
+
+def test_a_folder_is_refused(tmp_path):
+    with pytest.raises(lote.NotOurs, match="carpeta"):
+        lote.Parking(tmp_path)
+
+
+@pytest.mark.parametrize("start", ["no_existe", "vacio", "de_antes_del_sello"])
+def test_our_files_are_accepted_and_stamped(tmp_path, start):
+    path = tmp_path / "lote.db"
+    if start == "vacio":
+        path.touch()
+    elif start == "de_antes_del_sello":
+        _old_lot(path)
+    parking = lote.Parking(path)
+    assert parking.ensure_spots(4, 2) == (start != "de_antes_del_sello")  # the old file keeps its spots
+    assert _app_id(path) == lote.APPLICATION_ID
+    lote.Parking(path)  # and it is accepted again, now by its stamp
+
+
+def test_a_stamp_still_in_the_wal_after_a_crash_is_ours(tmp_path):
+    """A new file whose creator died before any checkpoint: the stamp is only in the -wal file, and
+    the read-only check still sees it (and the tables) there."""
+    path = tmp_path / "lote.db"
+    code = textwrap.dedent(f"""
+        import sqlite3, time
+        from estacionamiento import lote
+        # another connection stays open, so the lot's closes are not the last one: no checkpoint
+        other = sqlite3.connect({str(path)!r}, isolation_level=None)
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+        lote.Parking({str(path)!r}).create_spots(2, covered=1)
+        print("dentro", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "dentro"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _app_id(path) != lote.APPLICATION_ID  # not checkpointed: the main file has no stamp yet
+    assert lote.Parking(path).free_spots(NOW) == {True: 1, False: 1}
