@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import sqlite3
 import sys
 from pathlib import Path
 
 from cli import SpanishParser
+from corpus.datos import DataDirError
 from estacionamiento import dialogo, lote, voz
 from modelo import motores, pesos
 from modelo.audio import audio_problem, load_audio
@@ -70,9 +72,9 @@ def open_lot(path: str, spots: int, covered: int) -> lote.Parking:
         if parking.ensure_spots(spots, covered):
             print(f"Base nueva {path}: {spots} lugares ({covered} techados).", flush=True)
     except lote.ParkingError as e:
-        raise UsageError(f"{path}: {e}") from None
+        raise UsageError(f"--db {path}: {e}") from None
     except (OSError, sqlite3.Error) as e:
-        raise UsageError(f"{path}: no se pudo abrir la base del estacionamiento ({e}).") from None
+        raise UsageError(f"--db {path}: no se pudo abrir la base del estacionamiento ({e}).") from None
     return parking
 
 
@@ -83,6 +85,16 @@ def plate_arg(text: str) -> str:
     return plate
 
 
+def hour_arg(text: str) -> datetime.time:
+    """HH:MM only: time.fromisoformat also takes "18", "1830", "T18:30" and "18:30Z" (an aware time that
+    cannot be compared with the lot's naive clock)."""
+    m = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text)
+    if m is None:
+        raise UsageError(f"--reservar: {text!r} no es una hora HH:MM entre 00:00 y 23:59 (por ejemplo 18:30 "
+                         "o 9:05).")
+    return datetime.time(int(m[1]), int(m[2]))
+
+
 def admin(args, parking: lote.Parking) -> None:
     now = datetime.datetime.now()
     try:
@@ -90,11 +102,8 @@ def admin(args, parking: lote.Parking) -> None:
             entry = parking.register_exit(plate_arg(args.salida), now)
             print(f"Salida registrada: {dialogo.format_plate(entry.plate)} dejó el lugar {entry.spot}.")
             return
-        plate, hour = plate_arg(args.reservar[0]), args.reservar[1]
-        try:
-            until = datetime.datetime.combine(now.date(), datetime.time.fromisoformat(hour))
-        except ValueError:
-            raise UsageError(f"--reservar: {hour!r} no es una hora HH:MM (por ejemplo 18:30).") from None
+        plate = plate_arg(args.reservar[0])
+        until = datetime.datetime.combine(now.date(), hour_arg(args.reservar[1]))
         if until <= now:  # "hasta las 8" said at 22:00 means tomorrow, as the dialogue reads clock times
             until += datetime.timedelta(days=1)
         res = parking.reserve(plate, until, args.reserva_techado, now)
@@ -153,7 +162,10 @@ def session(args, parking: lote.Parking) -> dict:
             print("(te escucho…)", flush=True)
             audio, source = voz.record_answer(), "micrófono"
         elif used < len(answers):
-            audio, source = load_audio(answers[used]), answers[used]
+            try:  # check_wavs passed, but the file may have changed since
+                audio, source = load_audio(answers[used]), answers[used]
+            except DataDirError as e:
+                raise UsageError(str(e)) from None
             used += 1
         else:
             raise UsageError(f"se acabaron las respuestas ({len(answers)} wavs) antes de terminar el diálogo; "
@@ -184,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         if talking and not args.checkpoint:
             raise UsageError("falta --checkpoint: el modelo que transcribe (por ejemplo artifacts/demo/modelo-ultimo.pt "
                              "o base).")
+        if args.reservar:  # a wrong value is refused before the database is opened (or created)
+            plate_arg(args.reservar[0])
+            hour_arg(args.reservar[1])
+        if args.salida:
+            plate_arg(args.salida)
         if args.respuestas:
             check_wavs(args.respuestas)
         if args.microfono:

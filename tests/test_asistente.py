@@ -2,9 +2,13 @@
 dialogue -> SQLite, each session ending with a ticket (or the staff) and the matching database row."""
 
 import json
+import sqlite3
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+import asistente
 from conftest import run
 from estacionamiento import lote, voz
 from habla import PAUSE, say, spell
@@ -94,6 +98,63 @@ def test_reservations_and_exits_from_the_command_line(tmp_path):
     assert bad.returncode == 1 and "no es una hora HH:MM" in bad.stderr
     gone = run(["asistente.py", "--db", db, "--salida", "AB123CD"])
     assert gone.returncode == 1 and "AB123CD no figura adentro" in gone.stderr
+
+
+def test_an_unusable_answer_is_named_before_the_model_loads(tmp_path):
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    tone[::100] = np.nan  # a float wav: its header says nothing of this
+    sf.write(str(tmp_path / "nan.wav"), tone.astype(np.float32), 16000, subtype="FLOAT")
+    sf.write(str(tmp_path / "mudo.wav"), np.zeros(16000, dtype=np.float32), 16000)
+    db = tmp_path / "lote.db"
+    for name, said in (("nan.wav", "audio con valores no numéricos (NaN o infinito)"),
+                       ("mudo.wav", "audio en silencio")):
+        wav = tmp_path / name
+        result = run(["asistente.py", "--checkpoint", "base", "--db", str(db), "--respuestas", str(wav)])
+        assert result.returncode == 1 and f"asistente.py: error: {wav}: {said}" in result.stderr, result.stderr
+        assert "Cargando el modelo" not in result.stdout and "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_a_reservation_hour_with_a_zone_is_a_usage_error(tmp_path):
+    # time.fromisoformat took it as an aware time, and comparing it with the naive clock raised TypeError
+    db = tmp_path / "lote.db"
+    result = run(["asistente.py", "--db", str(db), "--reservar", "AB123CD", "18:30Z"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "--reservar: '18:30Z' no es una hora HH:MM entre 00:00 y 23:59" in result.stderr
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("hour", ["18", "1830", "T18:30", "18:30:00", "24:00", "18:60", "9:5", " 9:05",
+                                  "٠٩:٠٥", ""])
+def test_a_reservation_hour_is_hh_mm_only(tmp_path, capsys, hour):
+    db = tmp_path / "lote.db"
+    assert asistente.main(["--db", str(db), "--reservar", "AB123CD", hour]) == 1
+    assert f"--reservar: {hour!r} no es una hora HH:MM" in capsys.readouterr().err
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("hour, shown", [("9:05", "09:05"), ("00:00", "00:00"), ("23:59", "23:59")])
+def test_a_reservation_hour_in_range_is_taken(tmp_path, capsys, hour, shown):
+    assert asistente.main(["--db", str(tmp_path / "lote.db"), "--reservar", "AB123CD", hour]) == 0
+    assert f"hasta las {shown}." in capsys.readouterr().out
+
+
+def test_a_database_that_is_not_the_lots_is_refused_untouched(tmp_path):
+    other = tmp_path / "otra_app.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE usuarios (id INTEGER PRIMARY KEY, nombre TEXT)")
+    conn.execute("INSERT INTO usuarios(nombre) VALUES ('Ana')")
+    conn.commit()
+    conn.close()
+    notes = tmp_path / "notas.txt"
+    notes.write_text("patente AB123CD, lugar T01\n" * 20)
+    for db, said in ((other, "no es una base del estacionamiento: es de otro programa (tablas: usuarios)"),
+                     (notes, "no es una base SQLite")):
+        before = db.read_bytes()
+        result = run(["asistente.py", "--db", str(db), "--reservar", "AB123CD", "18:30"])
+        assert result.returncode == 1 and f"asistente.py: error: --db {db}: {said}" in result.stderr, result.stderr
+        assert "Base nueva" not in result.stdout and db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notas.txt", "otra_app.sqlite"]
 
 
 @pytest.mark.voz
