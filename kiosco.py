@@ -10,7 +10,9 @@ lot's database and serves them. API (JSON unless said):
 
 from __future__ import annotations
 
+import errno
 import shutil
+import socket
 import sqlite3
 import sys
 
@@ -39,24 +41,69 @@ def build_parser() -> SpanishParser:
     return p
 
 
+class UsageError(Exception):
+    """A user mistake: printed in Spanish, exit code 1, no traceback."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before the slow model load, so a busy port is said at once (and
+    nobody can take it between "Kiosco listo" and uvicorn starting)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn does
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a just-closed kiosk's port
+        sock.bind((host, port))
+    except (OSError, OverflowError) as e:
+        sock.close()
+        why = {errno.EADDRINUSE: "el puerto ya está en uso: ¿hay otro kiosco u otro programa ahí?",
+               errno.EACCES: "sin permiso: los puertos de menos de 1024 son del administrador",
+               errno.EADDRNOTAVAIL: "esa dirección no es de esta máquina"}.get(getattr(e, "errno", None))
+        if isinstance(e, socket.gaierror):
+            why = "no se encontró esa dirección"
+        raise UsageError(f"no se puede escuchar en {host}:{port} ({why or e}). Probá con otro puerto, por ejemplo "
+                         f"--port {port + 1 if port < 65535 else 8000}, o revisá --host.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def open_lot(path: str, spots: int, covered: int) -> lote.Parking:
+    try:
+        parking = lote.Parking(path)
+        if parking.ensure_spots(spots, covered):
+            print(f"Base nueva {path}: {spots} lugares ({covered} techados).", flush=True)
+    except lote.ParkingError as e:
+        raise UsageError(f"--db {path}: {e}") from None
+    except (OSError, sqlite3.Error) as e:
+        raise UsageError(f"--db {path}: no se pudo abrir la base del estacionamiento ({e}).") from None
+    return parking
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sock = None
     try:
         if args.lugares < 1 or not 0 <= args.techados <= args.lugares or args.intentos < 1:
-            raise ValueError("--lugares tiene que ser al menos 1, --techados estar entre 0 y --lugares, "
+            raise UsageError("--lugares tiene que ser al menos 1, --techados estar entre 0 y --lugares, "
                              "e --intentos ser al menos 1.")
-        parking = lote.Parking(args.db)
-        if parking.ensure_spots(args.lugares, args.techados):
-            print(f"Base nueva {args.db}: {args.lugares} lugares ({args.techados} techados).", flush=True)
+        if not 1 <= args.port <= 65535:
+            raise UsageError(f"--port {args.port}: tiene que estar entre 1 y 65535 (por ejemplo 8000).")
+        sock = bind(args.host, args.port)
+        parking = open_lot(args.db, args.lugares, args.techados)
         print(f"Cargando el modelo {args.checkpoint} (motor {args.engine})…", flush=True)
-        engine = motores.load_engine(args.checkpoint, args.engine)
-    except (pesos.WeightsError, lote.ParkingError, sqlite3.Error, ValueError, OSError) as e:
+        try:
+            engine = motores.load_engine(args.checkpoint, args.engine)
+        except (pesos.WeightsError, ValueError, OSError) as e:
+            raise UsageError(f"--checkpoint {args.checkpoint} (--engine {args.engine}): {e}") from None
+    except UsageError as e:
+        if sock is not None:
+            sock.close()
         print(f"kiosco.py: error: {e}", file=sys.stderr)
         return 1
     if shutil.which("espeak-ng") is None:
         print("Aviso: no está espeak-ng; las preguntas se muestran pero no se dicen.", file=sys.stderr)
     print(f"Kiosco listo en http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(kiosco.create_app(engine, parking, args.intentos), host=args.host, port=args.port, log_level="warning")
+    app = kiosco.create_app(engine, parking, args.intentos)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
 
 

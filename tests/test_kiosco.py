@@ -1,6 +1,7 @@
 """The kiosk page in Debian's headless Chromium, driven by Playwright, against the real server
 (`kiosco.py` with Whisper base): each browser's fake microphone plays an espeak-ng wav, the page
-listens, uploads, speaks the questions and shows the ticket; the spots land in SQLite.
+listens, uploads, speaks the questions and shows the ticket; the spots land in SQLite. First, the
+start-up mistakes that kiosco.py reports before loading the model (a busy port, a --db that is not ours).
 
 Chromium's fake microphone plays one file in a loop for the whole session, so each driver says one
 sentence that works both as the first answer and as the "¿es correcto?" reply: "Sí, correcto. La
@@ -21,6 +22,7 @@ import json
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,26 +30,63 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run
 from estacionamiento import dialogo, lote
 from habla import PAUSE, say, spell
 
 CHROMIUM = shutil.which("chromium")
-SCREENSHOTS = ROOT / "artifacts" / "tests"
-pytestmark = [pytest.mark.voz, pytest.mark.base]  # a real browser speaks to a real model
 
 
 def all_in_one(plate: str) -> str:
     return f"Sí, correcto. La patente es: {PAUSE} {spell(plate)}. Me quedo un día, al aire libre."
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- mistakes at start-up: said before the model loads, so these need neither espeak-ng nor Whisper ---
+
+
+def test_a_busy_port_is_said_in_spanish_before_the_model_loads(tmp_path):
+    db = tmp_path / "lote.db"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(["kiosco.py", "--checkpoint", "base", "--db", str(db), "--port", str(port)], timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"no se puede escuchar en 127.0.0.1:{port} (el puerto ya está en uso" in result.stderr
+    assert f"--port {port + 1}" in result.stderr and "Traceback" not in result.stderr
+    assert "Cargando el modelo" not in result.stdout and "Kiosco listo" not in result.stdout
+    assert not db.exists()
+
+
+def test_a_db_that_is_not_the_lots_is_named_and_left_untouched(tmp_path):
+    other = tmp_path / "otra_app.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE usuarios (id INTEGER PRIMARY KEY, nombre TEXT)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    for db, said in ((other, "no es una base del estacionamiento"), (tmp_path, "es una carpeta")):
+        result = run(["kiosco.py", "--checkpoint", "base", "--db", str(db), "--port", str(free_port())],
+                     timeout=120)
+        assert result.returncode == 1 and f"kiosco.py: error: --db {db}: {said}" in result.stderr, result.stderr
+        assert "Cargando el modelo" not in result.stdout and "Base nueva" not in result.stdout
+    assert other.read_bytes() == before
+
+
+# --- the page in a real browser against the real model ------------------------------------------------
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kiosco")
     db = tmp / "lote.db"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "kiosco.py", "--checkpoint", "base", "--db", str(db), "--port",
                              str(port), "--lugares", "6", "--techados", "2", "--intentos", "6"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -97,12 +136,11 @@ async def two_kiosks(url, wavs, shots):
 
 @pytest.mark.base
 @pytest.mark.voz
-def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server):
+def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server, tmp_path):
     if CHROMIUM is None:
         pytest.fail("falta chromium: `make system` lo instala (apt-get install chromium)")
     wavs = [say(all_in_one(p), server["tmp"] / f"{p}.wav") for p in ("PDF456", "GPS123")]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shots = [SCREENSHOTS / "kiosco-1.png", SCREENSHOTS / "kiosco-2.png"]
+    shots = [tmp_path / "kiosco-1.png", tmp_path / "kiosco-2.png"]  # never into the checkout
     (t1, chat1), (t2, chat2) = asyncio.run(two_kiosks(server["url"], wavs, shots))
     for ticket, chat in ((t1, chat1), (t2, chat2)):
         assert "staff" not in ticket, chat
