@@ -9,6 +9,8 @@ writes it through this module. Pure Python (no torch), so data tools start insta
 from __future__ import annotations
 
 import csv
+import io
+import os
 import random
 import re
 from collections import Counter, defaultdict
@@ -25,6 +27,7 @@ SPLITS = ("train", "val", "test")
 # Utterances whose sentence also occurs in another split: kept out of every split, and counted.
 EXCLUDED = "excluido"
 SLOT_COLUMNS = ("id", "plate", "stay_minutes", "covered", "arrival")
+EMPTY_TEXT = "transcripción vacía"  # the skip reason, shared by training and evaluation
 # A sentence read in several splits stays where its readings, eval ones counted twice, weigh most.
 # Measured on the real OpenSLR 61 transcripts (5,739 lines, 44 speakers, seed 0, 10%/10%), lines kept
 # in val+test / excluded: weight 1 -> 479 / 723; 2 -> 667 / 829 (14%); 3 -> 787 / 995.
@@ -76,6 +79,25 @@ def audio_path(data_dir: str | Path, utt_id: str) -> Path:
     return Path(data_dir) / AUDIO_DIR / f"{utt_id}.wav"
 
 
+def text_problem(text: str) -> str | None:
+    """EMPTY_TEXT when a transcript has no word to learn or score (empty, or only punctuation), else None."""
+    return None if sentence_key(text) else EMPTY_TEXT
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write through a temporary file and os.replace: a crash leaves the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _read_tsv_lines(path: Path):
     """Yield (line_number, fields) with clear errors for encoding problems."""
     try:
@@ -85,6 +107,9 @@ def _read_tsv_lines(path: Path):
     except UnicodeDecodeError as e:
         line = path.read_bytes()[: e.start].count(b"\n") + 1
         raise DataDirError(f"{path}:{line}: el archivo no está en UTF-8. Convertilo con `iconv -t UTF-8`.") from None
+    except OSError as e:  # a folder where the file should be, no permission...
+        raise DataDirError(f"{path}: no se pudo leer ({e.strerror or e}). Revisá que sea un archivo de texto "
+                           "que puedas leer.") from None
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             yield number, line.split("\t")
@@ -105,18 +130,18 @@ def read_transcripts(data_dir: str | Path) -> dict[str, str]:
             continue
         rows[utt_id] = text
     if problems:
-        raise DataDirError("\n".join(problems[:20] + [f"({len(problems)} problema(s) en total)"]))
+        raise DataDirError("\n".join(problems[:20] + [f"({len(problems)} problema(s) en total). Corregí esas líneas: "
+                                                        "cada una es el id, un tab y el texto, sin ids repetidos."]))
     return rows
 
 
 def write_transcripts(data_dir: str | Path, rows) -> None:
-    path = Path(data_dir) / TRANSCRIPTS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        for utt_id, text in rows:
-            if "\t" in text or "\n" in text:
-                raise ValueError(f"text of {utt_id} has a tab or newline: {text!r}")
-            f.write(f"{utt_id}\t{text}\n")
+    lines = []
+    for utt_id, text in rows:
+        if "\t" in text or "\n" in text:
+            raise ValueError(f"text of {utt_id} has a tab or newline: {text!r}")
+        lines.append(f"{utt_id}\t{text}\n")
+    write_text_atomic(Path(data_dir) / TRANSCRIPTS, "".join(lines))
 
 
 def read_split(data_dir: str | Path) -> dict[str, str] | None:
@@ -136,9 +161,7 @@ def read_split(data_dir: str | Path) -> dict[str, str] | None:
 
 
 def write_split(data_dir: str | Path, split: dict[str, str]) -> None:
-    with open(Path(data_dir) / SPLIT, "w", encoding="utf-8", newline="") as f:
-        for utt_id, name in split.items():
-            f.write(f"{utt_id}\t{name}\n")
+    write_text_atomic(Path(data_dir) / SPLIT, "".join(f"{utt_id}\t{name}\n" for utt_id, name in split.items()))
 
 
 def _parse_bool(value: str, where: str) -> bool | None:
@@ -169,20 +192,22 @@ def read_slots(data_dir: str | Path) -> dict[str, SlotLabels] | None:
         utt_id, plate, stay, covered, arrival = (c.strip() for c in fields)
         if stay and not stay.isdigit():
             raise DataDirError(f"{where}: `stay_minutes` debe ser un entero de minutos o vacío, no {stay!r}")
-        if arrival and not re.fullmatch(r"\d{1,2}:\d{2}", arrival):
-            raise DataDirError(f"{where}: `arrival` debe ser HH:MM o vacío, no {arrival!r}")
+        if arrival and not (re.fullmatch(r"\d{1,2}:\d{2}", arrival) and int(arrival[:-3]) <= 24
+                            and int(arrival[-2:]) <= 59):
+            raise DataDirError(f"{where}: `arrival` debe ser una hora HH:MM (00:00 a 24:00) o vacío, no {arrival!r}")
         labels[utt_id] = SlotLabels(plate or None, int(stay) if stay else None, _parse_bool(covered, where), arrival or None)
     return labels
 
 
 def write_slots(data_dir: str | Path, labels: dict[str, SlotLabels]) -> None:
-    with open(Path(data_dir) / SLOTS, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        writer.writerow(SLOT_COLUMNS)
-        for utt_id, s in labels.items():
-            covered = "" if s.covered is None else str(s.covered).lower()
-            stay = "" if s.stay_minutes is None else s.stay_minutes
-            writer.writerow([utt_id, s.plate or "", stay, covered, s.arrival or ""])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(SLOT_COLUMNS)
+    for utt_id, s in labels.items():
+        covered = "" if s.covered is None else str(s.covered).lower()
+        stay = "" if s.stay_minutes is None else s.stay_minutes
+        writer.writerow([utt_id, s.plate or "", stay, covered, s.arrival or ""])
+    write_text_atomic(Path(data_dir) / SLOTS, buffer.getvalue())
 
 
 def sentence_key(text: str) -> str:

@@ -81,3 +81,35 @@ def test_ids_give_speaker_and_gender():
     assert datos.speaker_of("arf_05679_01463815283") == "arf_05679"
     assert datos.gender_of("arf_05679_01463815283") == "F" and datos.gender_of("arm_1_2") == "M"
     assert datos.gender_of("snm_es419-m2_00001") == "M" and datos.gender_of("esw_1_2") is None
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
+    rows = [("snf_a_1", "uno"), ("snf_a_2", "dos"), ("snf_a_3", "tres")]
+    datos.write_transcripts(tmp_path, rows)
+    before = (tmp_path / datos.TRANSCRIPTS).read_bytes()
+    with pytest.raises(ValueError, match="tab or newline"):  # the second row cannot be written
+        datos.write_transcripts(tmp_path, [("snf_a_1", "uno"), ("snf_a_2", "dos\tmal")])
+    assert (tmp_path / datos.TRANSCRIPTS).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [datos.TRANSCRIPTS]  # no temporary file left
+    datos.write_split(tmp_path, {"snf_a_1": "train"})
+    datos.write_slots(tmp_path, {"snf_a_1": datos.SlotLabels("AB123CD", None, None, None)})
+    assert datos.read_split(tmp_path) == {"snf_a_1": "train"} and datos.read_slots(tmp_path)["snf_a_1"].plate == "AB123CD"
+
+
+def test_empty_transcripts_are_a_named_problem():
+    for text in ("", "   ", "¿?", "..."):
+        assert datos.text_problem(text) == datos.EMPTY_TEXT == "transcripción vacía", text
+    for text in ("hola", "12", "D X S 6 6 0"):
+        assert datos.text_problem(text) is None, text
+
+
+def test_unreadable_files_and_impossible_hours_are_spanish_errors(tmp_path):
+    (tmp_path / datos.TRANSCRIPTS).mkdir()
+    with pytest.raises(datos.DataDirError, match="transcripciones.tsv: no se pudo leer"):
+        datos.read_transcripts(tmp_path)
+    for hour in ("25:00", "12:60", "7:99"):
+        (tmp_path / "slots.tsv").write_text(f"id\tplate\tstay_minutes\tcovered\tarrival\nx_y_1\t\t\t\t{hour}\n")
+        with pytest.raises(datos.DataDirError, match="slots.tsv:2: `arrival` debe ser una hora"):
+            datos.read_slots(tmp_path)
+    (tmp_path / "slots.tsv").write_text("id\tplate\tstay_minutes\tcovered\tarrival\nx_y_1\t\t\t\t24:00\n")
+    assert datos.read_slots(tmp_path)["x_y_1"].arrival == "24:00"
