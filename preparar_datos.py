@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--procesos", type=int, default=2, metavar="N", help="procesos en paralelo (por defecto: 2)")
     p.add_argument("--semilla", type=int, default=0, help="semilla de la partición (por defecto: 0)")
     p.add_argument("--sin-barra", action="store_true", help="no mostrar la barra de progreso")
+    p.add_argument("--reemplazar", action="store_true",
+                   help=f"permitir que DATA_DIR/{datos.TRANSCRIPTS} pierda frases que ya tenía (sin esto, se niega)")
     return p
 
 
@@ -41,9 +43,14 @@ def main(argv=None) -> int:
     try:
         report = prepare(args.zips, args.data_dir, keep_originals=args.conservar_originales,
                          include_es_es=args.incluir_es_es, reference=args.referencia_numeros,
-                         workers=max(1, args.procesos), seed=args.semilla, progress=not args.sin_barra)
+                         workers=max(1, args.procesos), seed=args.semilla, progress=not args.sin_barra,
+                         replace=args.reemplazar)
     except (PrepError, datos.DataDirError) as e:
         print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # no space, no permission... each data dir file is whole or not written
+        print(f"Error: no se pudo escribir {e.filename or args.data_dir} ({e.strerror or e}). Revisá el espacio libre "
+              "y los permisos, o usá otro --data-dir.", file=sys.stderr)
         return 2
     print(format_report(report))
     return 0

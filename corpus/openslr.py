@@ -15,6 +15,7 @@ import re
 import sys
 import time
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,11 +117,16 @@ def _group(container: Path, is_zip: bool, names: list[str]) -> tuple[list[Source
     return sources, orphans
 
 
-def discover(zips_dir: Path) -> tuple[list[Source], dict[str, str]]:
+def discover(zips_dir: Path, skip: Path | None = None) -> tuple[list[Source], dict[str, str]]:
+    """The sources under `zips_dir`; `skip` (the data dir, when it lives there) is not one of them."""
+    if zips_dir.is_file():
+        raise PrepError(f"--zips {zips_dir} es un archivo: pasá la carpeta que lo contiene, --zips {zips_dir.parent}.")
     if not zips_dir.is_dir():
         raise PrepError(f"No existe la carpeta {zips_dir}. Pasá con --zips la carpeta donde descargaste los zips.")
     sources, orphans = [], {}
     for entry in sorted(zips_dir.iterdir()):
+        if skip is not None and entry.resolve() == skip.resolve():
+            continue  # our own output would read as an extracted corpus on the next run
         if entry.suffix.lower() == ".zip":
             try:
                 with zipfile.ZipFile(entry) as z:
@@ -155,7 +161,10 @@ def read_rows(source: Source, problems, skipped_ids: set | None = None) -> list[
 
     Ids of rows skipped for their text go to `skipped_ids`, so their wavs are not also reported as orphans.
     """
-    raw = source.read_bytes(source.tsv)
+    try:
+        raw = source.read_bytes(source.tsv)
+    except (zipfile.BadZipFile, zlib.error, OSError) as e:  # a damaged member, no permission...
+        raise PrepError(f"{source.where()}: no se pudo leer ({e}). Volvé a descargar o descomprimir ese archivo.") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     rows = []
@@ -321,17 +330,58 @@ def convert_one(task: tuple) -> tuple:
 
 # ---------------------------------------------------------------- main flow
 
-def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=False, reference: Path | None = None,
-            workers: int = 2, seed: int = 0, progress=True) -> dict:
-    start = time.time()
-    problems = Problems()
-    sources, orphans = discover(zips_dir)
-    audio_dir = data_dir / datos.AUDIO_DIR
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    if keep_originals:
-        (data_dir / ORIGINALS).mkdir(exist_ok=True)
+def _summary(problems: Problems) -> str:
+    """The non-zero skips, in Spanish: `3 fila del tsv sin wav, 1 audio silencioso`."""
+    return ", ".join(f"{n} {PROBLEMS[k]}" for k, n in problems.counts.items() if n) or "ninguna fila"
 
-    # Transcripts: read, convert numbers, write one `_numeros.tsv` per source and the review file.
+
+def _check_data_dir(data_dir: Path) -> None:
+    """A data dir we can create or write into; else a PrepError before any work."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise PrepError(f"--data-dir {data_dir}: existe y no es una carpeta. Indicá una carpeta con --data-dir.")
+    parent = data_dir
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise PrepError(f"--data-dir {data_dir}: {parent} es un archivo, no una carpeta. Indicá otra ruta con --data-dir.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PrepError(f"--data-dir {data_dir}: no tenés permiso para escribir en {parent}. Indicá otra carpeta "
+                        "con --data-dir.")
+
+
+def _refuse_dropping(data_dir: Path, old: dict[str, str], kept, problems: Problems, replace: bool,
+                     new_wavs: int = 0) -> None:
+    """Never write a transcripciones.tsv with fewer of its ids without --reemplazar."""
+    lost = [u for u in old if u not in kept]
+    if lost and not replace:
+        untouched = (f"No cambié {datos.TRANSCRIPTS} ni {datos.SPLIT} (los {new_wavs} audio(s) nuevos ya convertidos "
+                     f"quedan en {datos.AUDIO_DIR}/ y se reusan)" if new_wavs else "No toqué nada")
+        raise PrepError(
+            f"{data_dir / datos.TRANSCRIPTS} ya tiene {len(old)} frase(s) y esta preparación dejaría {len(kept)}: "
+            f"se perderían {len(lost)} (p. ej. {', '.join(lost[:3])}; esta vez se saltearon: {_summary(problems)}). "
+            f"{untouched}. Usá otro --data-dir, o agregá --reemplazar si querés reemplazarlas.")
+
+
+def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=False, reference: Path | None = None,
+            workers: int = 2, seed: int = 0, progress=True, replace: bool = False) -> dict:
+    """Build or update the data dir. Nothing in it is written until something usable came out, and an existing
+    transcripciones.tsv never loses ids unless `replace` (--reemplazar); new audio is only ever added."""
+    start = time.time()
+    if reference is not None and not reference.is_dir():
+        raise PrepError(f"--referencia-numeros: no existe la carpeta {reference}")
+    if data_dir.exists() and zips_dir.exists() and data_dir.resolve() == zips_dir.resolve():
+        raise PrepError(f"--data-dir {data_dir} es la misma carpeta que --zips: indicá otra, por ejemplo --data-dir data.")
+    sources, orphans = discover(zips_dir, skip=data_dir)
+    _check_data_dir(data_dir)
+    problems = Problems()
+    try:  # what is already there must not shrink silently
+        old = datos.read_transcripts(data_dir) if (data_dir / datos.TRANSCRIPTS).exists() else {}
+    except datos.DataDirError as e:
+        if not replace:
+            raise PrepError(f"{e}\nNo toqué nada. Si querés rehacerlo desde los zips, agregá --reemplazar.") from None
+        old = {}  # replaced whole anyway
+
+    # Transcripts: read and convert numbers (written at the end, with the `_numeros.tsv` and review files).
     converted: dict[str, list[tuple[str, str]]] = {}
     review = []
     per_source = {}
@@ -341,14 +391,9 @@ def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=
         conv = [(u, numeros.to_digits(t)) for u, t in rows]
         review += [(s.name, u, t, c) for (u, t), (_, c) in zip(rows, conv, strict=True) if t != c]
         converted[s.name] = conv
-        with open(data_dir / f"{s.name}_numeros.tsv", "w", encoding="utf-8", newline="") as f:
-            f.writelines(f"{u}\t{c}\n" for u, c in conv)
         per_source[s.name] = {"origen": s.where(), "filas": len(rows), "wavs": len(s.wavs),
                               "cambiadas": sum(1 for (_, t), (_, c) in zip(rows, conv, strict=True) if t != c),
                               "es_es": s.castilian}
-    with open(data_dir / REVIEW, "w", encoding="utf-8", newline="") as f:
-        f.write("archivo\tid\tantes\tdespues\n")
-        f.writelines(f"{n}\t{u}\t{a}\t{b}\n" for n, u, a, b in review)
 
     # Choose one row per recording: duplicates, es-ES exclusion, conflicting ids.
     chosen: dict[str, tuple[Source, str]] = {}
@@ -383,14 +428,22 @@ def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=
         if utt not in all_rows_ids:
             problems.add("wav_sin_fila", where)
 
+    def nothing_usable() -> PrepError:
+        return PrepError(f"{zips_dir}: no quedó ninguna frase utilizable ({_summary(problems)}). No toqué {data_dir}. "
+                         "Revisá que cada zip o carpeta tenga su line_index.tsv y sus wavs al lado.")
+
+    if not chosen:  # before the tokenizer (seconds of torch import) and before touching the data dir
+        raise nothing_usable()
+
     # Texts too long for Whisper's decoder.
     ids = list(chosen)
     for utt, n in zip(ids, _tokens([chosen[u][1] for u in ids]), strict=True):
         if n > MAX_TOKENS:
             problems.add("texto_largo", chosen[utt][0].where(), f"{utt} ({n} tokens)")
             del chosen[utt]
+    _refuse_dropping(data_dir, old, chosen, problems, replace)
 
-    # Audio: convert what is not converted yet, in parallel, one file at a time per worker.
+    # Audio: convert what is not converted yet, in parallel, one file at a time per worker. Only adds files.
     durations: dict[str, float] = {}
     tasks = []
     for utt in chosen:
@@ -405,8 +458,12 @@ def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=
         s, member = wav_of[utt]
         tasks.append((utt, str(s.container), s.is_zip, member, str(out), str(original) if original else None))
     reused = len(durations)
-    results = []
+    results, made = [], []
     if tasks:
+        made = [d for d in (data_dir, data_dir / datos.AUDIO_DIR, data_dir / ORIGINALS) if not d.exists()]
+        (data_dir / datos.AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+        if keep_originals:
+            (data_dir / ORIGINALS).mkdir(exist_ok=True)
         bar = tqdm(total=len(tasks), desc="Convirtiendo audios a 16 kHz", unit="wav", disable=not progress,
                    file=sys.stderr)
         if workers > 1 and len(tasks) > 1:
@@ -426,12 +483,34 @@ def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=
             del chosen[utt]
         else:
             durations[utt] = seconds
+    if not chosen:
+        for folder in reversed(made):  # only the empty folders this run created: the data dir stays as it was
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise nothing_usable()
+    _refuse_dropping(data_dir, old, chosen, problems, replace, sum(1 for r in results if not r[1]))
 
-    # The data dir: transcripts in source order, then the split.
+    # The split before any write: an old particion.tsv that misses new ids stops here, with nothing changed.
     texts = {u: t for u, (_, t) in chosen.items()}
+    split, created, write_split = datos.read_split(data_dir), False, False
+    if split is not None:
+        missing = [u for u in texts if u not in split]
+        if missing:
+            raise PrepError(f"{data_dir / datos.SPLIT}: le faltan {len(missing)} id(s) nuevos (p. ej. {missing[0]}). "
+                            f"No toqué nada. Borrá {datos.SPLIT} para que se arme de nuevo, o usá otro --data-dir.")
+        if replace and len(split) != len(texts):  # --reemplazar: the split lists exactly the kept ids
+            split, write_split = {u: split[u] for u in texts}, True
+    else:
+        split, created, write_split = datos.make_split(texts, seed=seed), True, True
+
+    # The data dir, each file whole or not at all: transcripts in source order, the split, the review files.
+    for name, conv in converted.items():
+        datos.write_text_atomic(data_dir / f"{name}_numeros.tsv", "".join(f"{u}\t{c}\n" for u, c in conv))
+    datos.write_text_atomic(data_dir / REVIEW, "archivo\tid\tantes\tdespues\n"
+                            + "".join(f"{n}\t{u}\t{a}\t{b}\n" for n, u, a, b in review))
     datos.write_transcripts(data_dir, texts.items())
-    texts = datos.read_transcripts(data_dir)
-    split, created = datos.load_or_make_split(data_dir, texts, seed=seed)
+    if write_split:
+        datos.write_split(data_dir, split)
     summary = datos.split_summary(texts, split, durations)
 
     report = {
@@ -447,13 +526,12 @@ def prepare(zips_dir: Path, data_dir: Path, keep_originals=False, include_es_es=
         "problemas": problems.counts,
         "ejemplos": {k: v for k, v in problems.examples.items() if v},
         "particion": {"creada": created, "resumen": summary},
+        "frases_reemplazadas": sum(1 for u in old if u not in texts),
         "segundos": round(time.time() - start, 1),
     }
     if reference is not None:
-        if not reference.is_dir():
-            raise PrepError(f"--referencia-numeros: no existe la carpeta {reference}")
         report["referencia_numeros"] = compare_reference(reference, converted)
-    (data_dir / REPORT_JSON).write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    datos.write_text_atomic(data_dir / REPORT_JSON, json.dumps(report, ensure_ascii=False, indent=2))
     return report
 
 
@@ -463,6 +541,8 @@ def format_report(r: dict) -> str:
         extra = " (es-ES)" if s["es_es"] else ""
         lines.append(f"  {name}{extra}: {s['filas']} filas, {s['wavs']} wavs, {s['cambiadas']} con números pasados a dígitos")
     lines.append(f"Audios convertidos: {r['audios_convertidos']}, ya estaban: {r['audios_reusados']}")
+    if r.get("frases_reemplazadas"):
+        lines.append(f"--reemplazar: {r['frases_reemplazadas']} frase(s) que estaban en {datos.TRANSCRIPTS} ya no están")
     lines.append(f"Líneas con números cambiados (para revisar): {r['lineas_con_numeros']} en {REVIEW}")
     lines.append("Problemas (se saltean y se cuentan):")
     for kind, label in PROBLEMS.items():

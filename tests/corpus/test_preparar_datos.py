@@ -250,3 +250,93 @@ def test_fine_tune_trains_on_the_prepared_dir_with_no_further_step(prepared, tin
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "artifacts" / "modelo-ultimo.pt").exists()
+
+
+# --- a data dir is never overwritten with less ---------------------------------------------------------------
+
+SMALL = {f"arf_0000{n}_0000000000{n}": f"frase número {n}" for n in range(1, 4)}
+
+
+def _small_corpus(folder: Path, rows: dict[str, str], wavs=True) -> Path:
+    """An extracted es_ar_female folder: line_index.tsv and, unless `wavs` is False, one wav per row."""
+    source = folder / "es_ar_female"
+    source.mkdir(parents=True)
+    (source / "line_index.tsv").write_text("".join(f"{i}\t{t}\n" for i, t in rows.items()), encoding="utf-8")
+    for n, utt in enumerate(rows if wavs else ()):
+        (source / f"{utt}.wav").write_bytes(_wav(seed=n))
+    return folder
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def test_a_tsv_without_wavs_leaves_the_data_dir_untouched(tmp_path):
+    zips = _small_corpus(tmp_path / "zips", SMALL, wavs=False)
+    data = tmp_path / "data"
+    datos.write_transcripts(data, [(f"arf_1_{n}", f"frase {n}") for n in range(6)])
+    datos.write_split(data, {f"arf_1_{n}": "train" for n in range(6)})
+    before = _snapshot(data)
+    proc = run_prepare("--zips", zips, "--data-dir", data)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no quedó ninguna frase utilizable (3 fila del tsv sin wav)" in proc.stderr, proc.stderr
+    assert f"No toqué {data}" in proc.stderr
+    assert _snapshot(data) == before
+    fresh = tmp_path / "nuevo"  # and a data dir that did not exist is not created
+    assert run_prepare("--zips", zips, "--data-dir", fresh).returncode == 2 and not fresh.exists()
+
+
+def test_lines_are_only_dropped_with_reemplazar(tmp_path):
+    zips = _small_corpus(tmp_path / "zips", SMALL)
+    data = zips / "data"  # inside --zips: our own output must not be read back as a corpus
+    first = run_prepare("--zips", zips, "--data-dir", data, "--procesos", "1")
+    assert first.returncode == 0, first.stderr
+    assert datos.read_transcripts(data) == SMALL and set(datos.read_split(data)) == set(SMALL)
+
+    dropped = next(iter(SMALL))
+    (zips / "es_ar_female" / f"{dropped}.wav").unlink()
+    before = _snapshot(data)
+    refused = run_prepare("--zips", zips, "--data-dir", data)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    for fragment in (f"{data / datos.TRANSCRIPTS} ya tiene 3 frase(s) y esta preparación dejaría 2",
+                     f"se perderían 1 (p. ej. {dropped}", "1 fila del tsv sin wav", "--reemplazar"):
+        assert fragment in refused.stderr, (fragment, refused.stderr)
+    assert _snapshot(data) == before
+
+    replaced = run_prepare("--zips", zips, "--data-dir", data, "--reemplazar")
+    assert replaced.returncode == 0, replaced.stderr
+    kept = {i: t for i, t in SMALL.items() if i != dropped}
+    assert datos.read_transcripts(data) == kept and set(datos.read_split(data)) == set(kept)
+    report = json.loads((data / openslr.REPORT_JSON).read_text(encoding="utf-8"))
+    assert list(report["fuentes"]) == ["line_index_female"] and report["frases_reemplazadas"] == 1
+    assert "--reemplazar: 1 frase(s)" in replaced.stdout
+    assert not list(data.glob(".*.tmp"))
+
+
+def test_bad_places_and_damaged_files_are_spanish_errors(tmp_path):
+    zips = _small_corpus(tmp_path / "zips", SMALL)
+    a_file = tmp_path / "notas.txt"
+    a_file.write_text("no borrar")
+    damaged = tmp_path / "dañado"
+    damaged.mkdir()
+    body = "".join(f"{i}\t{t}\n" for i, t in SMALL.items()).encode("utf-8")
+    with zipfile.ZipFile(damaged / "es_ar_female.zip", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("es_ar_female/line_index.tsv", body)
+    raw = (damaged / "es_ar_female.zip").read_bytes()
+    (damaged / "es_ar_female.zip").write_bytes(raw.replace(b"frase n", b"frase N", 1))  # the CRC no longer matches
+    broken = tmp_path / "roto"
+    broken.mkdir()
+    (broken / datos.TRANSCRIPTS).write_text("arf_1_1\thola\nsin tabulador\n", encoding="utf-8")
+    cases = [
+        (["--zips", zips, "--data-dir", a_file], f"--data-dir {a_file}: existe y no es una carpeta"),
+        (["--zips", zips, "--data-dir", a_file / "data"], f"{a_file} es un archivo, no una carpeta"),
+        (["--zips", a_file, "--data-dir", tmp_path / "d"], f"--zips {a_file} es un archivo"),
+        (["--zips", zips, "--data-dir", zips], "es la misma carpeta que --zips"),
+        (["--zips", damaged, "--data-dir", tmp_path / "d"], "es_ar_female.zip:es_ar_female/line_index.tsv: no se pudo leer"),
+        (["--zips", zips, "--data-dir", broken], f"{broken / datos.TRANSCRIPTS}:2: se esperaba"),
+    ]
+    for args, fragment in cases:
+        proc = run_prepare(*args)
+        assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert a_file.read_text() == "no borrar" and not (tmp_path / "d").exists()
+    assert "agregá --reemplazar" in proc.stderr and (broken / datos.TRANSCRIPTS).read_text().count("\n") == 2
