@@ -16,7 +16,9 @@ import csv
 import datetime
 import json
 import math
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +73,11 @@ def read_manifest(folder: Path) -> list[tuple[str, str, Path]]:
     path = folder / MANIFEST
     try:
         text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise EvalError(f"{path}: el archivo no está en UTF-8. Convertilo con `iconv -t UTF-8`.") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise EvalError(f"{path}:{line}: el archivo no está en UTF-8. Convertilo con `iconv -t UTF-8`.") from None
+    except OSError as e:
+        raise EvalError(f"{path}: no se pudo leer ({e.strerror or e}).") from None
     rows = list(csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
     header = [c.strip() for c in rows[0]] if rows else []
     if "filename" not in header or "transcript" not in header:
@@ -99,6 +104,9 @@ def load_items(data_dir: str | Path, split: str = "test", log=print) -> tuple[li
     Data dirs use particion.tsv when present; manifest folders and data dirs without one use every row.
     """
     folder = Path(data_dir)
+    if folder.is_file():
+        raise EvalError(f"--data-dir {data_dir}: es un archivo. Indicá la carpeta del data dir (la que tiene "
+                        f"{datos.TRANSCRIPTS} y {datos.AUDIO_DIR}/) o la de los wavs con {MANIFEST}.")
     if not folder.is_dir():
         raise EvalError(f"--data-dir {data_dir}: no existe esa carpeta.")
     if (folder / datos.TRANSCRIPTS).is_file():
@@ -126,20 +134,34 @@ def load_items(data_dir: str | Path, split: str = "test", log=print) -> tuple[li
     )
 
 
-def _usable(items: list[Item], limit: int | None, log) -> list[Item]:
-    """Items whose audio exists, is readable and fits Whisper's 30 s window; the rest counted and reported."""
+def _usable(items: list[Item], limit: int | None, log) -> tuple[list[Item], datos.Skipped]:
+    """Items with words to score and audio that exists, is readable and fits Whisper's 30 s window; the rest
+    counted and reported, so `n` is exactly what the WER scores."""
     skipped, kept = datos.Skipped(), []
     for item in items:
         if limit is not None and len(kept) >= limit:
             break
-        problem = audio_problem(item.path)  # a clip over 30 s would be cut by decoding: an unfair error
-        if problem:
+        # jiwer cannot score an empty reference: it would be counted in `n` and left out of the WER.
+        problem = (datos.EMPTY_TEXT if not normalize_text(item.text) else None) or audio_problem(item.path)
+        if problem:  # a clip over 30 s would be cut by decoding: an unfair error
             skipped.add(problem, item.utt_id)
             continue
         kept.append(item)
     if skipped.counts:
         log(f"Aviso: se omitieron {sum(skipped.counts.values())} frase(s): {skipped.report()}")
-    return kept
+    return kept, skipped
+
+
+def usable_items(data_dir: str | Path, split: str = "test", limit: int | None = None,
+                 log=print) -> tuple[list[Item], str, dict | None]:
+    """load_items, less what cannot be scored (counted and logged); nothing left is an EvalError."""
+    items, split_name, slot_labels = load_items(data_dir, split, log)
+    items, skipped = _usable(items, limit, log)
+    if not items:
+        why = f" (se omitieron {sum(skipped.counts.values())}: {skipped.report()})" if skipped.counts else ""
+        raise EvalError(f"--data-dir {data_dir}: no queda ninguna frase para evaluar{why}. Cada frase necesita un "
+                        f"texto con palabras en {datos.TRANSCRIPTS} (o {MANIFEST}) y su audio legible, de hasta 30 s.")
+    return items, split_name, slot_labels
 
 
 # --- decoding and scoring ----------------------------------------------------------------------
@@ -274,10 +296,7 @@ def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | 
 
     Per-utterance hypotheses, WER and extracted slots are in by_speaker[s]["utterances"].
     """
-    items, split_name, slot_labels = load_items(data_dir, split, log)
-    items = _usable(items, limit, log)
-    if not items:
-        raise EvalError(f"--data-dir {data_dir}: no queda ninguna frase con audio para evaluar.")
+    items, split_name, slot_labels = usable_items(data_dir, split, limit, log)
     hypotheses = transcribe_items(model, items, beam_size, batch_size, progress)
     scores = score(items, hypotheses, slot_labels, log)
     name = model_name or getattr(model, "spec", type(model).__name__)
@@ -438,16 +457,74 @@ def plot_speakers(report: dict, path: Path) -> Path:
     return path
 
 
+def output_paths(report_path: str | Path) -> dict[str, Path]:
+    """The JSON report and its Markdown and PNG siblings (same name, .md and .png)."""
+    path = Path(report_path)
+    return {"json": path, "md": path.with_suffix(".md"), "png": path.with_suffix(".png")}
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a file or folder cannot be created at `path` (checked before minutes of decoding), or None."""
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"no tenés permiso para escribir {path}"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} es un archivo, no una carpeta"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"no tenés permiso para escribir en la carpeta {parent}"
+    return None
+
+
+def output_problems(report_path: str, ct2_dir: str | Path | None = None) -> list[str]:
+    """Every problem with where ref_test will write, in Spanish, so a bad path fails before the model loads."""
+    problems = []
+    paths = output_paths(report_path)
+    if str(report_path).endswith(("/", os.sep)) or paths["json"].is_dir():
+        problems.append(f"--report {report_path}: es una carpeta. Indicá un archivo, por ejemplo "
+                        f"--report {Path(report_path) / 'ref_test.json'} (el .md y el .png se escriben al lado).")
+    elif paths["json"].suffix.lower() in (".md", ".png"):
+        problems.append(f"--report {report_path}: el .md y el .png se escriben al lado con el mismo nombre y lo "
+                        f"pisarían. Indicá un .json, por ejemplo --report {paths['json'].with_suffix('.json')}.")
+    else:
+        for kind, path in paths.items():
+            if path.is_dir():
+                problems.append(f"--report {report_path}: {path} (el {kind} del reporte) es una carpeta. Movela o "
+                                "elegí otro nombre con --report.")
+            elif (why := _unwritable(path)) is not None:
+                problems.append(f"--report {report_path}: {why}. Elegí otra ruta con --report.")
+                break  # the same parent would be reported three times
+    if ct2_dir is not None:
+        ct2 = Path(ct2_dir)
+        why = f"{ct2} existe y no es una carpeta" if ct2.exists() and not ct2.is_dir() else _unwritable(ct2)
+        if why:
+            problems.append(f"--ct2-dir {ct2_dir}: ahí se exporta el modelo a CTranslate2 y {why}. "
+                            "Elegí otra carpeta con --ct2-dir.")
+    return problems
+
+
 def write_outputs(report: dict, path: str | Path, notes: list[str] = ()) -> dict[str, Path]:
     """JSON at `path`, Markdown and PNG beside it (same name, .md and .png)."""
-    path = Path(path)
+    paths = output_paths(path)
     if report.get("baseline"):  # a caller may have set it to a whole report: keep the documented shape
         attach_baseline(report, report["baseline"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-    md = path.with_suffix(".md")
-    md.write_text(format_markdown(report, notes), encoding="utf-8")
-    return {"json": path, "md": md, "png": plot_speakers(report, path.with_suffix(".png"))}
+    # Through a temporary file: an interrupted run never leaves half a report.
+    datos.write_text_atomic(paths["json"], json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
+    datos.write_text_atomic(paths["md"], format_markdown(report, notes))
+    plot_speakers(report, paths["png"])
+    return paths
+
+
+def _save_elsewhere(report: dict) -> Path | None:
+    """The JSON report in the temporary folder, when --report could not be written: the evaluation is kept."""
+    try:
+        handle, name = tempfile.mkstemp(prefix="ref_test-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2, ensure_ascii=False, allow_nan=False)
+        return Path(name)
+    except OSError:
+        return None
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -485,7 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", default="openai", choices=motores.ENGINES,
                         help="quién decodifica: openai (openai-whisper, PyTorch) o ctranslate2 (faster-whisper; int8 en "
                              "CPU, float16 en GPU; si el modelo no es un directorio CTranslate2 se exporta una vez a "
-                             "artifacts/ct2/)")
+                             "--ct2-dir)")
+    parser.add_argument("--ct2-dir", default=None, metavar="DIR",
+                        help="con --engine ctranslate2, dónde se guarda (y se reusa) el modelo exportado a CTranslate2 "
+                             "(por defecto: la carpeta ct2/ al lado de --report)")
     parser.add_argument("--beam-size", type=_positive, default=BEAM_SIZE, metavar="N",
                         help=f"búsqueda en haz de N hipótesis (por defecto {BEAM_SIZE}, como el comando whisper; "
                              "1: greedy, la mitad del tiempo y algo menos preciso)")
@@ -511,8 +591,15 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(message)
         print(message, flush=True)
 
-    try:
-        load_items(args.data_dir, args.split, log=lambda _m: None)  # a bad --data-dir fails before the slow load
+    ct2_dir = Path(args.ct2_dir) if args.ct2_dir else Path(args.report).parent / "ct2"
+    exports = args.engine == "ctranslate2" and not all(
+        motores.is_ct2_dir(s) for s in (args.checkpoint, args.compare_with) if s)
+    problems = output_problems(args.report, ct2_dir if exports else None)
+    if problems:  # before minutes of decoding, not after
+        print("\n".join(f"Error: {p}" for p in problems), file=sys.stderr)
+        return 2
+    try:  # a bad --data-dir, or one with nothing to score, fails before the slow load
+        usable_items(args.data_dir, args.split, args.limit, log=lambda _m: None)
     except (EvalError, datos.DataDirError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
@@ -522,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:  # both loaded first: a bad --compare-with fails before minutes of decoding
             print(f"Cargando {spec}…", flush=True)
             engines.append(motores.load_engine(spec, args.engine, precision=args.precision,
-                                               plate_grammar=bool(args.gramatica_patente),
+                                               plate_grammar=bool(args.gramatica_patente), cache_dir=ct2_dir,
                                                log=lambda m: print(m, flush=True)))
         log("Decodificación greedy (--beam-size 1)." if args.beam_size == 1 else
             f"Decodificación con búsqueda en haz de {args.beam_size} (--beam-size {args.beam_size}; 1: greedy).")
@@ -548,9 +635,18 @@ def main(argv: list[str] | None = None) -> int:
     report = reports[0]
     if len(reports) > 1:
         attach_baseline(report, reports[1])
-    paths = write_outputs(report, args.report, notes)
     print()
-    print(format_table(report))
+    print(format_table(report), flush=True)  # on screen first: a failed write below does not lose it
+    try:
+        paths = write_outputs(report, args.report, notes)
+    except OSError as e:
+        print(f"\nError: no se pudo escribir el reporte en {e.filename or args.report} ({e.strerror or e}).",
+              file=sys.stderr)
+        kept = _save_elsewhere(report)
+        if kept:
+            print(f"La evaluación no se perdió: el reporte JSON quedó en {kept}. Copialo adonde quieras, o corré "
+                  "de nuevo con otro --report.", file=sys.stderr)
+        return 1
     print(f"\nReporte: {paths['json']} (también {paths['md'].name} y {paths['png'].name})")
     return 0
 

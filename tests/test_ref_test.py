@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -260,3 +261,158 @@ def test_written_baseline_has_the_documented_shape(synth_dir, quiet_tiny_pt, tmp
     written = json.loads(paths["json"].read_text())
     _check_report_shape(written, with_baseline=True)
     assert paths["md"].exists() and paths["png"].exists()
+
+
+# --- bad inputs: every problem before the model loads, nothing lost after decoding --------------------------
+
+
+def _tone_dir(folder, texts: dict[str, str]):
+    """A real data dir without espeak-ng: one short tone per id (audible, so no clip is skipped as silence)."""
+    import numpy as np
+    import soundfile as sf
+
+    datos.write_transcripts(folder, texts.items())
+    (folder / datos.AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+    t = np.arange(16000) / 16000
+    for n, utt_id in enumerate(texts):
+        sf.write(datos.audio_path(folder, utt_id), 0.3 * np.sin(2 * np.pi * (220 + 30 * n) * t), 16000, subtype="PCM_16")
+    return folder
+
+
+def _main(capsys, *argv) -> tuple[int, str, str]:
+    code = ref_test.main(["--sin-progreso", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bad_output_paths_fail_before_the_model_loads(tmp_path, capsys):
+    data = _tone_dir(tmp_path / "datos", {"snf_a_1": "hola"})
+    folder = tmp_path / "informes"
+    folder.mkdir()
+    a_file = tmp_path / "notas.txt"
+    a_file.write_text("no borrar")
+    (tmp_path / "r.md").mkdir()  # the Markdown sibling of r.json
+    missing = tmp_path / "no_existe.pt"  # reaching the load would say "No existe" with code 1
+    cases = [
+        (["--report", folder], "es una carpeta"),
+        (["--report", f"{tmp_path / 'nueva'}/"], "es una carpeta"),
+        (["--report", a_file / "r.json"], f"{a_file} es un archivo, no una carpeta"),
+        (["--report", tmp_path / "r.json"], f"{tmp_path / 'r.md'} (el md del reporte) es una carpeta"),
+        (["--report", tmp_path / "informe.md"], "Indicá un .json"),
+        (["--report", tmp_path / "ok.json", "--engine", "ctranslate2", "--ct2-dir", a_file], f"--ct2-dir {a_file}"),
+    ]
+    before = sorted(tmp_path.rglob("*"))
+    for extra, fragment in cases:
+        code, out, err = _main(capsys, "--checkpoint", missing, "--data-dir", data, *extra)
+        assert code == 2 and err.startswith("Error:") and fragment in err, (extra, err)
+        assert "No existe" not in err and "Cargando" not in out, (extra, out, err)
+    assert sorted(tmp_path.rglob("*")) == before and a_file.read_text() == "no borrar"
+
+
+def test_unwritable_report_folder_fails_before_the_model_loads(tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root escribe en cualquier carpeta: el permiso no se puede probar así")
+    data = _tone_dir(tmp_path / "datos", {"snf_a_1": "hola"})
+    locked = tmp_path / "cerrada"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = _main(capsys, "--checkpoint", tmp_path / "no.pt", "--data-dir", data,
+                             "--report", locked / "sub" / "r.json")
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and f"no tenés permiso para escribir en la carpeta {locked}" in err, err
+
+
+def test_a_failed_write_at_the_end_keeps_the_evaluation(quiet_tiny_pt, tmp_path, capsys, monkeypatch):
+    data = _tone_dir(tmp_path / "datos", {"snf_a_1": "hola", "snm_b_1": "chau"})
+    out = tmp_path / "r.json"
+    evaluate = ref_test.evaluate
+
+    def evaluate_then_block(*args, **kwargs):  # someone makes a folder where the chart goes, mid-decoding
+        report = evaluate(*args, **kwargs)
+        out.with_suffix(".png").mkdir()
+        return report
+
+    monkeypatch.setattr(ref_test, "evaluate", evaluate_then_block)
+    code, stdout, err = _main(capsys, "--checkpoint", quiet_tiny_pt, "--data-dir", data, "--report", out,
+                              "--beam-size", "1")
+    assert code == 1 and "Traceback" not in err
+    assert "WER (normalizado)" in stdout and "snf_a" in stdout  # the table came out first
+    assert f"no se pudo escribir el reporte en {out.with_suffix('.png')}" in err, err
+    kept = Path(re.search(r"el reporte JSON quedó en (\S+?)\. ", err).group(1))
+    try:
+        report = json.loads(kept.read_text(encoding="utf-8"))
+        assert report["n"] == 2 and report["model"] == str(quiet_tiny_pt)
+    finally:
+        kept.unlink()
+
+
+def test_empty_transcripts_are_counted_skips_and_n_is_what_is_scored(quiet_tiny_pt, tmp_path, capsys):
+    data = _tone_dir(tmp_path / "datos", {"snf_a_1": "hola", "snf_a_2": "", "snm_b_1": "¿?", "snm_b_2": "patente 12"})
+    out = tmp_path / "r.json"
+    code, stdout, err = _main(capsys, "--checkpoint", quiet_tiny_pt, "--data-dir", data, "--report", out,
+                              "--beam-size", "1")
+    assert code == 0, err
+    assert "se omitieron 2 frase(s): 2 por transcripción vacía (p. ej. snf_a_2, snm_b_1)" in stdout, stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    _check_report_shape(report, with_baseline=False)
+    assert report["n"] == 2 and set(_hypotheses(report)) == {"snf_a_1", "snm_b_2"}
+    assert report["wer"] == ref_test.error_rates(["hola", "patente 12"], [_hypotheses(report)[i] for i in ("snf_a_1", "snm_b_2")])["wer"]
+    assert "Avisos" in out.with_suffix(".md").read_text(encoding="utf-8")
+
+    # Nothing left to score: a Spanish error before the model is even looked for.
+    blank = _tone_dir(tmp_path / "vacio", {"snf_a_1": "", "snf_a_2": "  ..."})
+    code, stdout, err = _main(capsys, "--checkpoint", tmp_path / "no_existe.pt", "--data-dir", blank,
+                              "--report", tmp_path / "v.json")
+    assert code == 1 and "no queda ninguna frase para evaluar" in err and "2 por transcripción vacía" in err, err
+    assert "No existe" not in err and not (tmp_path / "v.json").exists()
+
+
+def test_malformed_data_dirs_are_spanish_errors_naming_file_and_line(tmp_path, capsys):
+    good = {"snf_a_1": "hola", "snf_a_2": "chau"}
+    cases = {}
+    folder = _tone_dir(tmp_path / "columnas", good)
+    (folder / datos.TRANSCRIPTS).write_text("snf_a_1\thola\nsnf_a_2\tchau\textra\n", encoding="utf-8")
+    cases[folder] = f"{folder / datos.TRANSCRIPTS}:2: se esperaba `id<TAB>texto` y hay 3 campo(s)"
+    folder = _tone_dir(tmp_path / "latin1", good)
+    (folder / datos.TRANSCRIPTS).write_bytes("snf_a_1\thola\nsnf_a_2\tcañón\n".encode("latin-1"))
+    cases[folder] = f"{folder / datos.TRANSCRIPTS}:2: el archivo no está en UTF-8"
+    folder = _tone_dir(tmp_path / "particion", good)
+    (folder / datos.SPLIT).write_text("snf_a_1\ttest\nsnf_a_2\n", encoding="utf-8")
+    cases[folder] = f"{folder / datos.SPLIT}:2: se esperaba"
+    folder = _tone_dir(tmp_path / "slots", good)  # read before, failed only after decoding when scoring the slots
+    (folder / datos.SLOTS).write_text("id\tplate\tstay_minutes\tcovered\tarrival\nsnf_a_1\t\t60\t\t25:99\n", encoding="utf-8")
+    cases[folder] = f"{folder / datos.SLOTS}:2: `arrival` debe ser una hora"
+    folder = tmp_path / "manifiesto"
+    folder.mkdir()
+    (folder / ref_test.MANIFEST).write_bytes("filename\ttranscript\na.wav\thola\nb.wav\tcañón\n".encode("latin-1"))
+    cases[folder] = f"{folder / ref_test.MANIFEST}:3: el archivo no está en UTF-8"
+    cases[folder / ref_test.MANIFEST] = "es un archivo. Indicá la carpeta del data dir"
+    for folder, fragment in cases.items():
+        code, _, err = _main(capsys, "--checkpoint", tmp_path / "no.pt", "--data-dir", folder, "--report",
+                             tmp_path / "r.json")
+        assert code == 1 and err.startswith("Error:") and fragment in err, (folder.name, err)
+        assert "Traceback" not in err and "No existe" not in err
+
+
+def _tree(folder) -> set:
+    return {p.relative_to(folder) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+def test_ctranslate2_export_stays_beside_the_report(quiet_tiny_pt, tmp_path, capsys):
+    """Not in the checkout's artifacts/ct2 (the suite used to leave exports there)."""
+    from conftest import ROOT
+
+    data = _tone_dir(tmp_path / "datos", {"snf_a_1": "hola"})
+    out = tmp_path / "informe" / "r.json"
+    checkout = _tree(ROOT / "artifacts" / "ct2")  # the old default; other runs may write elsewhere in artifacts/
+    code, stdout, err = _main(capsys, "--checkpoint", quiet_tiny_pt, "--data-dir", data, "--report", out,
+                              "--engine", "ctranslate2", "--beam-size", "1")
+    assert code == 0, err
+    exports = [p for p in (out.parent / "ct2").iterdir() if (p / "model.bin").is_file()]
+    assert len(exports) == 1 and f"lo exporto una vez a {exports[0]}" in stdout, stdout
+    assert _tree(ROOT / "artifacts" / "ct2") == checkout
+    assert json.loads(out.read_text(encoding="utf-8"))["n"] == 1
