@@ -289,8 +289,7 @@ def fit(config: Config, module: WhisperModelModule, data: Batches, resume: str |
     except (ValueError, TypeError, MisconfigurationException) as e:  # e.g. fsdp on CPU, gpu on a machine without one
         raise TrainingError(f"Lightning no acepta --accelerator {config.accelerator} --devices {config.devices} "
                             f"--strategy {config.strategy} en esta máquina: {e}") from None
-    with pesos.safe_loading():  # the resumed .ckpt is unpickled weights-only: nothing in it runs
-        trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)
+    trainer.fit(module, datamodule=data, ckpt_path=resume, weights_only=True)  # nothing in the .ckpt runs
     return trainer
 
 

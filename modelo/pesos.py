@@ -7,7 +7,6 @@ is checked: a checkpoint whose names do not match the model is an error, never a
 from __future__ import annotations
 
 import importlib.util
-import contextlib
 import json
 import pickle
 import re
@@ -286,19 +285,9 @@ def save_whisper(model: Whisper, path: str | Path) -> Path:
 
 # --- reading .pt / .ckpt files without running code -------------------------------------------------
 
-# Besides tensors and plain containers, the only Python objects our own checkpoints hold (Lightning's
-# .ckpt: its hyper-parameter dict and the callbacks' state). torch's weights-only unpickler refuses
-# everything else, so a file whose pickle asks to call anything (os.system, eval...) never runs it.
-SAFE_GLOBALS: list = []
-
-
-@contextlib.contextmanager
-def safe_loading():
-    """Inside: torch.load(weights_only=True), also Lightning's resume, accepts our checkpoints' few types."""
-    with torch.serialization.safe_globals(SAFE_GLOBALS):
-        yield
-
-
+# Our .pt and Lightning .ckpt files hold only tensors and plain containers (torch.serialization.
+# get_unsafe_globals_in_checkpoint finds nothing in the demo's .ckpt), so torch's weights-only unpickler
+# needs no allow-list, and a file whose pickle asks to call anything (os.system, eval...) is refused.
 _UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
@@ -307,8 +296,7 @@ def read_checkpoint(path: str | Path, lazy: bool = False) -> dict:
     `lazy`: tensors memory-mapped, not read (to check a large file's structure before work)."""
     path = Path(path)
     try:
-        with safe_loading():
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=lazy)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=lazy)
     except pickle.UnpicklingError as e:
         if "weights only" not in str(e).lower():
             raise WeightsError(f"No se pudo leer {path} como checkpoint de PyTorch ({e}). ¿Está completo? "
