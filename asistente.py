@@ -41,6 +41,8 @@ def build_parser() -> SpanishParser:
     p.add_argument("--checkpoint", help="el modelo: un .ckpt o .pt afinado, un directorio CTranslate2 o un nombre "
                                         "oficial (base)")
     p.add_argument("--engine", default="openai", choices=motores.ENGINES, help="qué biblioteca transcribe")
+    p.add_argument("--ct2-dir", default=str(motores.CACHE_DIR), metavar="DIR",
+                   help="con --engine ctranslate2: dónde se exporta (una vez) un .pt/.ckpt a CTranslate2")
     p.add_argument("--db", default=DEFAULT_DB, help="la base SQLite del estacionamiento (se crea si no existe)")
     p.add_argument("--lugares", type=int, default=20, help="lugares de una base nueva")
     p.add_argument("--techados", type=int, default=8, help="cuántos de esos lugares son techados")
@@ -124,10 +126,10 @@ def check_wavs(paths: list[str]) -> None:
             raise UsageError(f"{path}: {problem}. Pasá wavs (o flac) de hasta 30 s, uno por respuesta.")
 
 
-def load_engine(checkpoint: str, engine: str):
+def load_engine(checkpoint: str, engine: str, ct2_dir: str = str(motores.CACHE_DIR)):
     print(f"Cargando el modelo {checkpoint} (motor {engine})…", flush=True)
     try:
-        return motores.load_engine(checkpoint, engine)
+        return motores.load_engine(checkpoint, engine, cache_dir=Path(ct2_dir))
     except (pesos.WeightsError, ValueError, OSError) as e:
         raise UsageError(f"--checkpoint {checkpoint} (--engine {engine}): {e}") from None
 
@@ -147,7 +149,7 @@ def check_microphone() -> None:
 
 
 def session(args, parking: lote.Parking) -> dict:
-    engine = load_engine(args.checkpoint, args.engine)
+    engine = load_engine(args.checkpoint, args.engine, args.ct2_dir)
     dialogue = dialogo.Dialogue(parking, max_failures=args.intentos)
     turn = dialogue.start()
     answers = list(args.respuestas or [])

@@ -213,7 +213,7 @@ class SpeechDataset(Dataset):
             if split_map.get(utt_id) != split:
                 continue
             path = datos.audio_path(data_dir, utt_id)
-            problem = audio_problem(path)
+            problem = datos.text_problem(text) or audio_problem(path)  # nothing to learn from either
             if problem:
                 self.skipped.add(problem, utt_id)
                 continue

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from cli import SpanishParser, add_options, read_options
 from comun import Config, SpeechDataset, WhisperDataCollatorWithPadding, WhisperModelModule, frozen_encoder_blocks
-from corpus import datos
+from corpus import datos, kokoro
 from entrenamiento import aumentos
 from entrenamiento.cache_encoder import EncoderCache
 from entrenamiento.muestreo import LengthGroupedSampler, window_batches
@@ -172,6 +172,11 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
                                               val_fraction=config.val_fraction, test_fraction=config.test_fraction)
     if created:
         say(f"Partición nueva (por hablante y por frase) escrita en {Path(config.data_dir) / datos.SPLIT}.")
+    held_out = kokoro.evaluation_only(u for u, part in split.items() if part in ("train", "val"))
+    if held_out:  # their styles measure how the model does on a voice it never heard
+        raise UsageError([f"{config.data_dir}: {len(held_out)} frase(s) de entrenamiento o validación con una voz de "
+                          f"Kokoro que es solo para evaluar ({', '.join(kokoro.EVAL_STYLES)}), p. ej. {held_out[0]}. "
+                          f"Sintetizá el entrenamiento con --voices entrenamiento."])
     summary = datos.split_summary(texts, split)
     say("Partición: " + ", ".join(f"{name} {summary[name]['utterances']} frases / {summary[name]['speakers']} hablantes"
                                   for name in (*datos.SPLITS, datos.EXCLUDED)))
@@ -187,7 +192,8 @@ def setup(config: Config) -> tuple[WhisperModelModule, Batches]:
         if dataset.skipped.counts:
             say(f"Aviso: {dataset.split}: se omitieron {sum(dataset.skipped.counts.values())} frases: {dataset.skipped.report()}")
     if len(train) == 0:
-        raise TrainingError(f"{config.data_dir} no tiene frases de entrenamiento utilizables.")
+        why = f" Se omitieron {train.skipped.report()}." if train.skipped.counts else ""
+        raise TrainingError(f"{config.data_dir} no tiene frases de entrenamiento utilizables.{why}")
     if len(val) == 0:
         say("Aviso: no hay frases de validación (pocos hablantes): se entrena sin medir WER; 'mejor' = última época.")
     augment = aumentos.Augmentation(bool(config.specaugment), aumentos.parse_speed(config.speed_perturb),

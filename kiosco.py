@@ -15,6 +15,7 @@ import shutil
 import socket
 import sqlite3
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -32,6 +33,8 @@ def build_parser() -> SpanishParser:
     p.add_argument("--checkpoint", required=True, help="el modelo: un .ckpt o .pt afinado, un directorio "
                                                        "CTranslate2 o un nombre oficial (base)")
     p.add_argument("--engine", default="openai", choices=motores.ENGINES, help="qué biblioteca transcribe")
+    p.add_argument("--ct2-dir", default=str(motores.CACHE_DIR), metavar="DIR",
+                   help="con --engine ctranslate2: dónde se exporta (una vez) un .pt/.ckpt a CTranslate2")
     p.add_argument("--db", default="data/estacionamiento.db", help="la base SQLite del estacionamiento")
     p.add_argument("--lugares", type=int, default=20, help="lugares de una base nueva")
     p.add_argument("--techados", type=int, default=8, help="cuántos de esos lugares son techados")
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         parking = open_lot(args.db, args.lugares, args.techados)
         print(f"Cargando el modelo {args.checkpoint} (motor {args.engine})…", flush=True)
         try:
-            engine = motores.load_engine(args.checkpoint, args.engine)
+            engine = motores.load_engine(args.checkpoint, args.engine, cache_dir=Path(args.ct2_dir))
         except (pesos.WeightsError, ValueError, OSError) as e:
             raise UsageError(f"--checkpoint {args.checkpoint} (--engine {args.engine}): {e}") from None
     except UsageError as e:

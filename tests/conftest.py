@@ -33,6 +33,16 @@ def make_tiny_whisper(seed: int = 0):
     return model
 
 
+class RunsCode:
+    """A pickle that, when unpickled the unsafe way, calls open(marker, "w"): if the marker exists, code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
 @pytest.fixture(scope="session")
 def tiny_whisper_pt(tmp_path_factory) -> Path:
     from modelo import pesos

@@ -66,8 +66,10 @@ def test_nothing_usable_hands_over_to_the_staff(tmp_path, clips, engine):
     # Also the --engine pass-through. ctranslate2 (int8) spells the espeak plate differently from run
     # to run ("p, d, f, 4, 5, 6" or "pdf 4,5,6"), so its session is this one, whose answers are plain.
     db = tmp_path / "lote.db"
-    result, ticket = session(db, [clips["no"], clips["no"]], "--intentos", "2", "--engine", engine)
+    result, ticket = session(db, [clips["no"], clips["no"]], "--intentos", "2", "--engine", engine,
+                             "--ct2-dir", str(tmp_path / "ct2"))
     assert f"(motor {engine})" in result.stdout and result.stdout.count("Conductor (") == 2
+    assert (engine == "ctranslate2") == (tmp_path / "ct2").is_dir()  # the export goes where asked, not into the checkout
     assert ticket == {"staff": True, "reason": "No te pude entender."}
     assert lote.Parking(db).entries() == []
 

@@ -25,14 +25,18 @@ def test_dataset_builds_sot_inputs_and_skips_with_counts(tmp_path, tokenizer):
     audio = tmp_path / "audios"
     audio.mkdir()
     sf.write(audio / "snf_a_001.wav", np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
-    sf.write(audio / "snf_a_002.wav", np.zeros(31 * 16000, np.float32), 16000)
-    sf.write(audio / "snf_a_004.wav", np.zeros(16000, np.float32), 16000)
+    noise = np.random.default_rng(1).normal(0, 0.1, 31 * 16000).astype(np.float32)
+    sf.write(audio / "snf_a_002.wav", noise, 16000)
+    sf.write(audio / "snf_a_004.wav", noise[:16000], 16000)
+    sf.write(audio / "snf_a_005.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(audio / "snf_a_006.wav", noise[:16000], 16000)
     datos.write_transcripts(tmp_path, [("snf_a_001", "AB 123 CD"), ("snf_a_002", "largo"), ("snf_a_003", "sin audio"),
-                                       ("snf_a_004", "palabra " * 500)])
+                                       ("snf_a_004", "palabra " * 500), ("snf_a_005", "silencio"), ("snf_a_006", " ")])
     split = {i: "train" for i in datos.read_transcripts(tmp_path)}
     dataset = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split)
     assert len(dataset) == 1
-    assert sum(dataset.skipped.counts.values()) == 3 and len(dataset.skipped.counts) == 3
+    assert sum(dataset.skipped.counts.values()) == 5 and len(dataset.skipped.counts) == 5
+    assert dataset.skipped.counts["audio en silencio"] == 1 and dataset.skipped.counts[datos.EMPTY_TEXT] == 1
     item = dataset[0]
     assert item["mel"].shape == (80, 3000)
     sot = list(tokenizer.sot_sequence_including_notimestamps)
@@ -87,7 +91,8 @@ def test_a_short_audio_context_windows_each_clip_and_skips_what_does_not_fit(tmp
     audio = tmp_path / "audios"
     audio.mkdir()
     for name, seconds in (("snf_a_001", 3), ("snf_a_002", 7), ("snf_a_003", 12)):
-        sf.write(audio / f"{name}.wav", np.zeros(seconds * 16000, np.float32), 16000)
+        sf.write(audio / f"{name}.wav", np.random.default_rng(seconds).normal(0, 0.1, seconds * 16000).astype(np.float32),
+                 16000)
     datos.write_transcripts(tmp_path, [("snf_a_001", "uno"), ("snf_a_002", "dos"), ("snf_a_003", "tres")])
     split = {i: "train" for i in datos.read_transcripts(tmp_path)}
     fixed = comun.SpeechDataset(tmp_path, "train", tokenizer, n_mels=80, split_map=split, audio_context="10")

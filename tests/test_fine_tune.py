@@ -13,7 +13,7 @@ import whisper
 
 import comun
 import fine_tune
-from conftest import ROOT, run
+from conftest import ROOT, RunsCode, run
 from conftest import train as _train
 from corpus import datos
 from modelo import pesos
@@ -59,10 +59,8 @@ def test_in_process_run_raises_every_problem_and_writes_nothing(tmp_path):
 
 def test_a_bad_resume_checkpoint_is_refused_before_any_work_and_runs_nothing(tmp_path):
     """--resume used to build the whole encoder cache, then die unpickling; a hostile file ran its code."""
-    from modelo.test_pesos import _RunsCode
-
     marker = tmp_path / "ejecutado"
-    torch.save({"state_dict": {}, "whisper_dims": {}, "loops": {}, "optimizer_states": [], "x": _RunsCode(marker)},
+    torch.save({"state_dict": {}, "whisper_dims": {}, "loops": {}, "optimizer_states": [], "x": RunsCode(marker)},
                tmp_path / "hostil.ckpt")
     (tmp_path / "roto.ckpt").write_bytes(b"PK\x03\x04 cortado")
     torch.save({"dims": {}, "model_state_dict": {}}, tmp_path / "modelo.pt")

@@ -7,7 +7,7 @@ import pytest
 import torch
 import whisper
 
-from conftest import SHARED, espeak
+from conftest import SHARED, RunsCode, espeak
 from modelo import decodificacion, pesos
 from modelo.audio import load_audio, log_mel
 from texto import metricas
@@ -112,15 +112,6 @@ def test_checkpoint_with_unmatched_keys_fails_loudly(tmp_path):
         pesos.load_whisper(path)
 
 
-class _RunsCode:
-    """A pickle that, when unpickled the unsafe way, calls open(marker, "w"): proof that code ran."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
     from conftest import make_tiny_whisper
@@ -128,7 +119,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path):
     model = make_tiny_whisper()
     marker = tmp_path / "ejecutado"
     path = tmp_path / "hostil.pt"
-    torch.save({"dims": model.dims.__dict__, "model_state_dict": model.state_dict(), "extra": _RunsCode(marker)}, path)
+    torch.save({"dims": model.dims.__dict__, "model_state_dict": model.state_dict(), "extra": RunsCode(marker)}, path)
     with pytest.raises(pesos.WeightsError, match="ejecutar código") as raised:
         pesos.load_whisper(path)
     assert "hostil.pt" in str(raised.value) and "open" in str(raised.value)
