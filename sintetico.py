@@ -1,4 +1,4 @@
-"""Synthetic parking answers spoken by espeak-ng, as a data dir: `python sintetico.py --out DIR --n 200`.
+"""Synthetic parking answers spoken by espeak-ng and/or Kokoro, as a data dir: `python sintetico.py --out DIR --n 200`.
 
 What is said and written, the voices and the audio are made in corpus/sintetico.py; this is its
 command line. The same seed gives byte-identical files.
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cli import SpanishParser
 from corpus.datos import AUDIO_DIR, SLOTS, TRANSCRIPTS
-from corpus.sintetico import HELDOUT_VOICES, PHRASINGS, TRAIN_VOICES, SynthesisError, UsageError, make_corpus
+from corpus import kokoro
+from corpus.sintetico import ENGINES, HELDOUT_VOICES, PHRASINGS, TRAIN_VOICES, SynthesisError, UsageError, make_corpus
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "espeak-ng con varias voces en español, como un data dir: audios/*.wav, transcripciones.tsv "
                     "y slots.tsv.",
         epilog="Ejemplo:\n  python sintetico.py --out data/sintetico --n 200 --seed 0 --voices entrenamiento\n\n"
-               f"Voces de entrenamiento: {','.join(TRAIN_VOICES)}\nVoces de evaluación: {','.join(HELDOUT_VOICES)}",
+               f"Voces de entrenamiento: {','.join(TRAIN_VOICES)}\nVoces de evaluación: {','.join(HELDOUT_VOICES)}\n"
+               f"Kokoro, entrenamiento: {','.join(kokoro.TRAIN_VOICES)}\nKokoro, solo evaluación: "
+               f"{','.join(kokoro.HELDOUT_VOICES)}",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="carpeta de salida (data dir); se sobrescribe")
     parser.add_argument("--n", type=int, default=200, metavar="N", help="cantidad de audios (por defecto 200)")
@@ -30,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--voices", default="todas", metavar="LISTA",
                         help="voces separadas por comas (es-419+f3,es+m2,...) o un grupo: entrenamiento, "
                              "evaluacion, todas (por defecto)")
+    parser.add_argument("--motor", choices=ENGINES, default="espeak",
+                        help="quién dice los grupos de voces: espeak (por defecto), kokoro (voz neuronal) o ambos "
+                             "(mitad y mitad)")
     parser.add_argument("--general-fraction", type=float, default=0.2, metavar="F",
                         help="fracción de frases generales, sin datos del estacionamiento (por defecto 0.2)")
     parser.add_argument("--fraseo", choices=PHRASINGS, default="todo",
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         jobs = make_corpus(args.out, args.n, args.seed, args.voices, args.general_fraction, args.fraseo,
-                           workers=args.procesos, progress=not args.sin_progreso)
+                           workers=args.procesos, progress=not args.sin_progreso, engine=args.motor)
     except UsageError as e:
         parser.error(str(e))
     except SynthesisError as e:

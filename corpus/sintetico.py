@@ -23,6 +23,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
+from corpus import kokoro
 from corpus.datos import AUDIO_DIR, SLOTS, SPLIT, TRANSCRIPTS, SlotLabels, audio_path, write_slots, write_transcripts
 from texto.letras import HOMOPHONE_NAMES, LETTER_NAMES
 from texto.numeros import number_words
@@ -53,7 +54,19 @@ TRAIN_VOICES = (
 )
 HELDOUT_VOICES = ("es-419+f3", "es+f5", "es-419+m6", "es+m1", "es-419+Alicia", "es+klatt3")
 DEFAULT_VOICES = TRAIN_VOICES + HELDOUT_VOICES
-VOICE_ALIASES = {"entrenamiento": TRAIN_VOICES, "evaluacion": HELDOUT_VOICES, "todas": DEFAULT_VOICES}
+ENGINES = ("espeak", "kokoro", "ambos")  # which engine speaks the voice groups below (a named voice says its own)
+
+
+def voice_groups(engine: str = "espeak") -> dict[str, tuple[str, ...]]:
+    """--voices aliases for an engine: training voices, held-out voices, all."""
+    train = {"espeak": TRAIN_VOICES, "kokoro": kokoro.TRAIN_VOICES}
+    heldout = {"espeak": HELDOUT_VOICES, "kokoro": kokoro.HELDOUT_VOICES}
+    chosen = ("espeak", "kokoro") if engine == "ambos" else (engine,)
+    groups = {"entrenamiento": sum((train[e] for e in chosen), ()), "evaluacion": sum((heldout[e] for e in chosen), ())}
+    return {**groups, "todas": groups["entrenamiento"] + groups["evaluacion"]}
+
+
+VOICE_ALIASES = voice_groups("espeak")
 PHRASINGS = ("todo", "entrenamiento", "evaluacion")
 # General sentences (no parking data), so the model keeps writing ordinary Spanish: hand-written
 # Rioplatense ones and the real OpenSLR 61 transcripts (see each file's header).
@@ -574,23 +587,32 @@ def espeak_variants() -> dict[str, str]:
 
 
 def voice_tag(voice: str) -> str:
-    """`es-419+f3` -> `es419-f3`: no underscores, since ids split on them."""
+    """`es-419+f3` -> `es419-f3`, `kk-alpha.nezumi` as it is: no underscores, since ids split on them."""
+    if kokoro.is_kokoro(voice):
+        return voice
     base, _, variant = voice.partition("+")
     tag = base.replace("-", "")
     return f"{tag}-{variant.lower()}" if variant else tag
 
 
-def parse_voices(spec: str | None, variants: dict[str, str]) -> list[tuple[str, str]]:
+def parse_voices(spec: str | None, variants: dict[str, str], engine: str = "espeak") -> list[tuple[str, str]]:
     """Comma-separated voices or aliases -> [(voice, gender)], in order, without repeats."""
+    aliases = voice_groups(engine)
     names: list[str] = []
     for item in (spec or "todas").split(","):
         item = item.strip()
         if item:
-            names.extend(VOICE_ALIASES.get(item.lower(), (item,)))
+            names.extend(aliases.get(item.lower(), (item,)))
     if not names:
         raise UsageError("--voices está vacío. Ejemplo: --voices es-419+f3,es+m2")
     voices, bad = [], []
     for name in dict.fromkeys(names):
+        if kokoro.is_kokoro(name):
+            try:
+                voices.append((name, kokoro.parse_voice(name).gender))
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            continue
         base, _, variant = name.partition("+")
         if base not in BASE_VOICES or (variant and variant not in variants):
             bad.append(name)
@@ -600,7 +622,7 @@ def parse_voices(spec: str | None, variants: dict[str, str]) -> list[tuple[str, 
         raise UsageError(
             f"voz desconocida: {', '.join(bad)}. Una voz es {' o '.join(BASE_VOICES)}, con una variante "
             f"opcional de espeak-ng (por ejemplo es-419+f3, es+m2; ver `espeak-ng --voices=variant`), "
-            f"o uno de los grupos {', '.join(VOICE_ALIASES)}."
+            f"una de Kokoro ({', '.join(kokoro.TRAIN_VOICES[:2])}…), o uno de los grupos {', '.join(aliases)}."
         )
     return voices
 
@@ -637,8 +659,21 @@ class Job:
     noise_seed: int
 
 
-def render(job: Job, out_dir: Path) -> None:
-    audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
+def synthesize_kokoro(model: kokoro.Kokoro, job: Job) -> np.ndarray:
+    """Kokoro with the job's prosody: espeak's speed (120-185 words a minute) as a pace around 1, its pitch
+    (25-75) as a factor of 0.95-1.05 on the voice's own."""
+    voice = kokoro.parse_voice(job.voice)
+    voice = kokoro.Voice(voice.styles, round(voice.factor * (1 + (job.pitch - 50) / 500), 4))
+    audio = model.speak(kokoro.phonemes(job.text, ESPEAK), voice, job.speed / 160, SAMPLE_RATE)
+    peak = float(np.max(np.abs(audio))) or 1.0
+    return (audio * (job.gain / peak)).astype(np.float32)
+
+
+def render(job: Job, out_dir: Path, model: kokoro.Kokoro | None = None) -> None:
+    if kokoro.is_kokoro(job.voice):
+        audio = synthesize_kokoro(model, job)
+    else:
+        audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
     audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio])
     if job.noise_db is not None:
         rms = float(np.sqrt(np.mean(audio**2)))
@@ -652,16 +687,19 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) 
     (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly."""
     rng = random.Random(f"voces-{seed}")
     width = max(5, len(str(len(utterances) - 1)))
-    by_gender = {g: [v for v in voices if v[1] == g] for g in ("F", "M")}
-    genders = [g for g, group in by_gender.items() if group]
-    order: dict[str, list[tuple[str, str]]] = {g: [] for g in genders}
+    # With both engines, they take turns clip by clip (half each); within an engine the genders take turns.
+    engines = [e for e in (False, True) if any(kokoro.is_kokoro(v) == e for v, _ in voices)]
+    by_gender = {(e, g): [v for v in voices if v[1] == g and kokoro.is_kokoro(v[0]) == e] for e in engines for g in "FM"}
+    genders = {e: [g for g in "FM" if by_gender[e, g]] for e in engines}
+    order: dict[tuple[bool, str], list[tuple[str, str]]] = {key: [] for key in by_gender}
     jobs = []
     for i, utt in enumerate(utterances):
-        gender = genders[i % len(genders)]
-        if not order[gender]:
-            order[gender] = list(by_gender[gender])
-            rng.shuffle(order[gender])
-        voice, gender = order[gender].pop()
+        engine, turn = engines[i % len(engines)], i // len(engines)
+        key = (engine, genders[engine][turn % len(genders[engine])])
+        if not order[key]:
+            order[key] = list(by_gender[key])
+            rng.shuffle(order[key])
+        voice, gender = order[key].pop()
         long = len(utt.said) > 150  # slow speech and long pauses would push the longest answers past 30 s
         jobs.append(Job(utterance_id(gender, voice, i, width), utt.said, voice,
                         speed=rng.randint(150 if long else 120, 185), pitch=rng.randint(25, 75),
@@ -703,12 +741,13 @@ def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], ge
              phrasing: str = "todo", workers: int | None = None, progress: bool = True) -> list[Job]:
     utterances = make_utterances(n, seed, general_fraction, phrasing)
     jobs = plan(utterances, voices, seed)
+    model = kokoro.Kokoro() if any(kokoro.is_kokoro(job.voice) for job in jobs) else None
     clean_out_dir(out_dir)
     (out_dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
     workers = workers or max(2, os.cpu_count() or 2)
-    # Threads suffice: the work happens in espeak-ng processes and in soxr/libsndfile, which release the GIL.
+    # Threads suffice: the work happens in espeak-ng processes, onnxruntime and soxr/libsndfile, which release the GIL.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda job: render(job, out_dir), jobs)
+        results = pool.map(lambda job: render(job, out_dir, model), jobs)
         for _ in tqdm(results, total=len(jobs), desc="sintetizando", unit="audio", disable=not progress):
             pass
     write_transcripts(out_dir, [(job.utt_id, utt.written) for job, utt in zip(jobs, utterances, strict=True)])
@@ -717,7 +756,8 @@ def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], ge
 
 
 def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general_fraction: float = 0.2,
-                phrasing: str = "todo", workers: int | None = None, progress: bool = True) -> list[Job]:
+                phrasing: str = "todo", workers: int | None = None, progress: bool = True,
+                engine: str = "espeak") -> list[Job]:
     """A synthetic data dir in `out_dir` (replacing what an earlier run wrote there): `n` answers spoken by
     `voices` (names or groups, comma-separated). Raises UsageError for bad values, SynthesisError when this
     machine cannot make it."""
@@ -727,19 +767,21 @@ def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general
         raise UsageError("--general-fraction debe estar entre 0 y 1")
     if phrasing not in PHRASINGS:
         raise UsageError(f"--fraseo {phrasing}: usá uno de {', '.join(PHRASINGS)}")
-    if shutil.which(ESPEAK) is None:
-        raise SynthesisError(f"no encuentro espeak-ng, que hace falta para sintetizar las voces.\n"
-                             f"Instalalo con:\n  {INSTALL_HINT}")
     if Path(out_dir).is_dir() and (sign := foreign_data(Path(out_dir))):
         raise UsageError(f"--out {out_dir}: esa carpeta tiene datos que no hizo sintetico.py ({sign}), y sintetico.py "
                          f"borra lo que había. Elegí otra carpeta (por ejemplo {Path(out_dir) / 'sintetico'}).")
-    chosen = parse_voices(voices, espeak_variants())
+    if shutil.which(ESPEAK) is None:
+        raise SynthesisError(f"no encuentro espeak-ng, que hace falta para sintetizar las voces.\n"
+                             f"Instalalo con:\n  {INSTALL_HINT}")
+    if engine not in ENGINES:
+        raise UsageError(f"--motor {engine}: usá uno de {', '.join(ENGINES)}")
+    chosen = parse_voices(voices, espeak_variants(), engine)
     missing = [path.name for path in GENERAL_FILES if not path.exists()]
     if missing and general_fraction > 0:
         raise SynthesisError(f"falta {', '.join(missing)} en {GENERAL_FILES[0].parent} (o usá --general-fraction 0)")
     try:
         return generate(Path(out_dir), n, seed, chosen, general_fraction, phrasing, workers=workers, progress=progress)
-    except RuntimeError as e:
+    except (RuntimeError, kokoro.KokoroError) as e:  # KokoroError is a RuntimeError: said for the reader
         raise SynthesisError(str(e)) from None
     except OSError as e:  # an out_dir that is a file, a read-only disk, ...
         raise SynthesisError(f"no pude escribir en {out_dir} ({e.strerror or e}). ¿Es una carpeta en la que podés "
