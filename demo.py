@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="segundos de audio que escucha el encoder al entrenar y al evaluar: auto (por defecto: la "
                              "ventana más chica de 10/15/20/30 s que entra), un número, o 30 (Whisper tal cual; ver "
                              "README, Contexto de audio)")
-    parser.add_argument("--max-steps", type=int, default=1000,
-                        help="tope de pasos de entrenamiento (el tope de tiempo suele decidir antes)")
+    parser.add_argument("--max-steps", type=int, default=600,
+                        help="pasos de entrenamiento (en una máquina lenta, el tope de tiempo puede dejar menos). "
+                             "Más pasos olvidan más: 835 pasos dieron +3,3 puntos de WER en habla real, 606 +1,5")
     parser.add_argument("--minutos", type=float, default=25,
                         help="tope de tiempo de toda la demo: el entrenamiento hace los pasos que entran en lo que "
                              "queda (en una máquina lenta, menos de --max-steps); 0: sin tope, siempre --max-steps")
