@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from cli import SpanishParser
-from corpus.datos import AUDIO_DIR, SLOTS, TRANSCRIPTS
 from corpus import kokoro
+from corpus.datos import AUDIO_DIR, SLOTS, TRANSCRIPTS
 from corpus.sintetico import ENGINES, HELDOUT_VOICES, PHRASINGS, TRAIN_VOICES, SynthesisError, UsageError, make_corpus
 
 

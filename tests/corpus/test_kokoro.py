@@ -52,8 +52,10 @@ def test_both_engines_same_texts_same_labels_byte_identical_per_seed(tmp_path):
     assert run(["sintetico.py", "--out", str(espeak_only), "--n", "4", "--seed", "5", "--voices", "entrenamiento",
                 "--sin-progreso"]).returncode == 0
     # The texts and labels depend on the seed only, never on the engine.
-    assert [l.split("\t")[1] for l in (outs[0] / "transcripciones.tsv").read_text().splitlines()] == \
-           [l.split("\t")[1] for l in (espeak_only / "transcripciones.tsv").read_text().splitlines()]
+    def texts(directory):
+        return [line.split("\t")[1] for line in (directory / "transcripciones.tsv").read_text().splitlines()]
+
+    assert texts(outs[0]) == texts(espeak_only)
     assert (outs[0] / "slots.tsv").read_text().splitlines()[1:] != []
     kokoro_clip = next((outs[0] / "audios").glob("*_kk-*.wav"))
     audio, rate = sf.read(kokoro_clip)
