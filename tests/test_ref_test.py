@@ -402,6 +402,7 @@ def _tree(folder) -> set:
     return {p.relative_to(folder) for p in folder.rglob("*")} if folder.exists() else set()
 
 
+@pytest.mark.base  # the export takes its tokenizer from the installed base bundle
 def test_ctranslate2_export_stays_beside_the_report(quiet_tiny_pt, tmp_path, capsys):
     """Not in the checkout's artifacts/ct2 (the suite used to leave exports there)."""
     from conftest import ROOT
