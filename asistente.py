@@ -11,7 +11,6 @@ import datetime
 import json
 import re
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -68,16 +67,10 @@ def build_parser() -> SpanishParser:
 
 
 def open_lot(path: str, spots: int, covered: int) -> lote.Parking:
-    """The lot's database; a new file gets `spots` spots, `covered` of them covered."""
     try:
-        parking = lote.Parking(path)
-        if parking.ensure_spots(spots, covered):
-            print(f"Base nueva {path}: {spots} lugares ({covered} techados).", flush=True)
+        return lote.open_lot(path, spots, covered, say=lambda line: print(line, flush=True))
     except lote.ParkingError as e:
-        raise UsageError(f"--db {path}: {e}") from None
-    except (OSError, sqlite3.Error) as e:
-        raise UsageError(f"--db {path}: no se pudo abrir la base del estacionamiento ({e}).") from None
-    return parking
+        raise UsageError(str(e)) from None
 
 
 def plate_arg(text: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import shutil
 import socket
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -71,14 +70,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 def open_lot(path: str, spots: int, covered: int) -> lote.Parking:
     try:
-        parking = lote.Parking(path)
-        if parking.ensure_spots(spots, covered):
-            print(f"Base nueva {path}: {spots} lugares ({covered} techados).", flush=True)
+        return lote.open_lot(path, spots, covered, say=lambda line: print(line, flush=True))
     except lote.ParkingError as e:
-        raise UsageError(f"--db {path}: {e}") from None
-    except (OSError, sqlite3.Error) as e:
-        raise UsageError(f"--db {path}: no se pudo abrir la base del estacionamiento ({e}).") from None
-    return parking
+        raise UsageError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

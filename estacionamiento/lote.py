@@ -279,6 +279,20 @@ class Parking:
                             {"now": _iso(now), "plate": plate, "covered": covered}).fetchone()
 
 
+def open_lot(path: str | Path, spots: int, covered: int, say=print) -> Parking:
+    """The lot's database for a command's `--db`; a new file gets `spots` spots, `covered` of them covered.
+    Every problem is a ParkingError naming the option and the file."""
+    try:
+        parking = Parking(path)
+        if parking.ensure_spots(spots, covered):
+            say(f"Base nueva {path}: {spots} lugares ({covered} techados).")
+    except ParkingError as e:
+        raise ParkingError(f"--db {path}: {e}") from None
+    except (OSError, sqlite3.Error) as e:
+        raise ParkingError(f"--db {path}: no se pudo abrir la base del estacionamiento ({e}).") from None
+    return parking
+
+
 def check_ours(path: Path) -> None:
     """Raises NotOurs unless `path` is missing, empty, or a lot's database: stamped with our application
     id, or (made before the stamp) an unstamped SQLite file with exactly our tables, or none at all."""

@@ -101,6 +101,14 @@ def test_a_reservation_holds_its_spot_for_its_plate_only(tmp_path):
     assert parking.assign_spot("AAA111", 60, True, NOW.replace(hour=16)).spot == "T01"
 
 
+def _kill_9_when_inside(code: str) -> None:
+    """Run `code` in a new Python, wait for it to print "dentro", and SIGKILL it there."""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "dentro"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
 def test_kill_9_inside_a_transaction_keeps_committed_entries_and_frees_the_lock(db):
     # A kiosk commits one entry, then dies (SIGKILL) in the middle of its next write transaction.
     code = textwrap.dedent(f"""
@@ -114,10 +122,7 @@ def test_kill_9_inside_a_transaction_keeps_committed_entries_and_frees_the_lock(
             print("dentro", flush=True)
             time.sleep(60)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "dentro"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    _kill_9_when_inside(code)
     parking = lote.Parking(db, timeout_s=5)
     assert [e.plate for e in parking.entries()] == ["AB123CD"]  # committed: kept; half-written: gone
     assert parking.assign_spot("EF456GH", 60, None, NOW).spot  # and the lot is not left locked
@@ -212,9 +217,6 @@ def test_a_stamp_still_in_the_wal_after_a_crash_is_ours(tmp_path):
         print("dentro", flush=True)
         time.sleep(60)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "dentro"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    _kill_9_when_inside(code)
     assert _app_id(path) != lote.APPLICATION_ID  # not checkpointed: the main file has no stamp yet
     assert lote.Parking(path).free_spots(NOW) == {True: 1, False: 1}
