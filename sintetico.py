@@ -13,7 +13,16 @@ from pathlib import Path
 from cli import SpanishParser
 from corpus import kokoro
 from corpus.datos import AUDIO_DIR, SLOTS, TRANSCRIPTS
-from corpus.sintetico import ENGINES, HELDOUT_VOICES, PHRASINGS, TRAIN_VOICES, SynthesisError, UsageError, make_corpus
+from corpus.sintetico import (
+    ACOUSTICS,
+    ENGINES,
+    HELDOUT_VOICES,
+    PHRASINGS,
+    TRAIN_VOICES,
+    SynthesisError,
+    UsageError,
+    make_corpus,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motor", choices=ENGINES, default="espeak",
                         help="quién dice los grupos de voces: espeak (por defecto), kokoro (voz neuronal) o ambos "
                              "(mitad y mitad)")
+    parser.add_argument("--parte-kokoro", type=float, default=0.5, metavar="F",
+                        help="con --motor ambos, la fracción de audios que dice Kokoro (por defecto 0.5)")
+    parser.add_argument("--acustica", choices=ACOUSTICS, default="variada",
+                        help="variada (por defecto): timbres corridos, salas con eco y ruidos de una entrada de "
+                             "estacionamiento (motor, tránsito, viento, bocina) a 5-20 dB; limpia: la voz sola")
     parser.add_argument("--general-fraction", type=float, default=0.2, metavar="F",
                         help="fracción de frases generales, sin datos del estacionamiento (por defecto 0.2)")
     parser.add_argument("--fraseo", choices=PHRASINGS, default="todo",
@@ -52,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         jobs = make_corpus(args.out, args.n, args.seed, args.voices, args.general_fraction, args.fraseo,
-                           workers=args.procesos, progress=not args.sin_progreso, engine=args.motor)
+                           workers=args.procesos, progress=not args.sin_progreso, engine=args.motor,
+                           acoustics=args.acustica, kokoro_share=args.parte_kokoro)
     except UsageError as e:
         parser.error(str(e))
     except SynthesisError as e:

@@ -23,7 +23,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from corpus import kokoro
+from corpus import acustica, kokoro
 from corpus.datos import AUDIO_DIR, SLOTS, SPLIT, TRANSCRIPTS, SlotLabels, audio_path, write_slots, write_transcripts
 from texto.letras import HOMOPHONE_NAMES, LETTER_NAMES
 from texto.numeros import number_words
@@ -54,6 +54,7 @@ TRAIN_VOICES = (
 )
 HELDOUT_VOICES = ("es-419+f3", "es+f5", "es-419+m6", "es+m1", "es-419+Alicia", "es+klatt3")
 DEFAULT_VOICES = TRAIN_VOICES + HELDOUT_VOICES
+ACOUSTICS = ("variada", "limpia")  # rooms, timbres and entrance noises (corpus/acustica.py), or none
 ENGINES = ("espeak", "kokoro", "ambos")  # which engine speaks the voice groups below (a named voice says its own)
 
 
@@ -657,44 +658,59 @@ class Job:
     lead_s: float  # silence before the speech: real recordings do not start on the first word
     noise_db: float | None  # SNR of added white noise, so the model does not learn espeak's digital silence
     noise_seed: int
+    acoustics: acustica.Acoustics = acustica.Acoustics()  # timbre, room and entrance noise (corpus/acustica.py)
 
 
 def synthesize_kokoro(model: kokoro.Kokoro, job: Job) -> np.ndarray:
     """Kokoro with the job's prosody: espeak's speed (120-185 words a minute) as a pace around 1, its pitch
     (25-75) as a factor of 0.95-1.05 on the voice's own."""
     voice = kokoro.parse_voice(job.voice)
-    voice = kokoro.Voice(voice.styles, round(voice.factor * (1 + (job.pitch - 50) / 500), 4))
+    factor = voice.factor * (1 + (job.pitch - 50) / 500) * job.acoustics.factor
+    voice = kokoro.Voice(voice.styles, round(factor, 4))
     audio = model.speak(kokoro.phonemes(job.text, ESPEAK), voice, job.speed / 160, SAMPLE_RATE)
     peak = float(np.max(np.abs(audio))) or 1.0
     return (audio * (job.gain / peak)).astype(np.float32)
 
 
 def render(job: Job, out_dir: Path, model: kokoro.Kokoro | None = None) -> None:
+    sound = job.acoustics
     if kokoro.is_kokoro(job.voice):
-        audio = synthesize_kokoro(model, job)
-    else:
-        audio = synthesize(job.text, job.voice, job.speed, job.pitch, job.gap, job.gain)
+        audio = synthesize_kokoro(model, job)  # the timbre factor is folded into the voice's own
+    else:  # slower by the factor, then played faster by it: the same length, another vocal tract
+        audio = synthesize(job.text, job.voice, round(job.speed / sound.factor), job.pitch, job.gap, job.gain)
+        audio = acustica.resample_factor(audio, sound.factor, SAMPLE_RATE)
+    if sound.room is not None:
+        audio = acustica.reverberate(audio, sound.room, SAMPLE_RATE)
+    speech_rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
     audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio])
+    if sound.noise is not None:
+        audio = acustica.add_entrance_noise(audio, speech_rms, sound.noise, sound.snr_db, sound.seed, SAMPLE_RATE)
     if job.noise_db is not None:
-        rms = float(np.sqrt(np.mean(audio**2)))
         noise = np.random.default_rng(job.noise_seed).standard_normal(len(audio)).astype(np.float32)
-        audio = np.clip(audio + noise * rms * 10 ** (-job.noise_db / 20), -1.0, 1.0)
+        audio = audio + noise * speech_rms * 10 ** (-job.noise_db / 20)
+    audio = np.clip(audio, -1.0, 1.0)
     sf.write(audio_path(out_dir, job.utt_id), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
-def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) -> list[Job]:
-    """Voice and prosody per utterance, from a stream separate from the texts: the genders take turns
-    (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly."""
+def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int, variety: bool = True,
+         kokoro_share: float = 0.5) -> list[Job]:
+    """Voice, prosody and acoustics per utterance, from a stream separate from the texts: the genders take
+    turns (espeak-ng has far fewer female variants), and each gender's voices are dealt evenly. With both
+    engines, `kokoro_share` of the clips, spread evenly, are Kokoro's."""
     rng = random.Random(f"voces-{seed}")
     width = max(5, len(str(len(utterances) - 1)))
-    # With both engines, they take turns clip by clip (half each); within an engine the genders take turns.
     engines = [e for e in (False, True) if any(kokoro.is_kokoro(v) == e for v, _ in voices)]
+    said = dict.fromkeys(engines, 0)  # clips per engine so far: within an engine the genders take turns
     by_gender = {(e, g): [v for v in voices if v[1] == g and kokoro.is_kokoro(v[0]) == e] for e in engines for g in "FM"}
     genders = {e: [g for g in "FM" if by_gender[e, g]] for e in engines}
     order: dict[tuple[bool, str], list[tuple[str, str]]] = {key: [] for key in by_gender}
     jobs = []
     for i, utt in enumerate(utterances):
-        engine, turn = engines[i % len(engines)], i // len(engines)
+        if len(engines) == 1:
+            engine = engines[0]
+        else:  # Bresenham: clip i is Kokoro's when the running share crosses an integer
+            engine = int((i + 1) * kokoro_share) > int(i * kokoro_share)
+        turn, said[engine] = said[engine], said[engine] + 1
         key = (engine, genders[engine][turn % len(genders[engine])])
         if not order[key]:
             order[key] = list(by_gender[key])
@@ -706,7 +722,7 @@ def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int) 
                         gap=rng.choice((0, 0, 1) if long else (0, 0, 0, 1, 2, 3)),
                         gain=round(rng.uniform(0.35, 0.9), 3), lead_s=round(rng.uniform(0.0, 0.4), 2),
                         noise_db=round(rng.uniform(20, 45), 1) if rng.random() < 0.5 else None,
-                        noise_seed=rng.randrange(2**32)))
+                        noise_seed=rng.randrange(2**32), acoustics=acustica.draw(rng, variety)))
     return jobs
 
 
@@ -738,9 +754,10 @@ def clean_out_dir(out_dir: Path) -> None:
 
 
 def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], general_fraction: float = 0.2,
-             phrasing: str = "todo", workers: int | None = None, progress: bool = True) -> list[Job]:
+             phrasing: str = "todo", workers: int | None = None, progress: bool = True, variety: bool = True,
+             kokoro_share: float = 0.5) -> list[Job]:
     utterances = make_utterances(n, seed, general_fraction, phrasing)
-    jobs = plan(utterances, voices, seed)
+    jobs = plan(utterances, voices, seed, variety, kokoro_share)
     model = kokoro.Kokoro() if any(kokoro.is_kokoro(job.voice) for job in jobs) else None
     clean_out_dir(out_dir)
     (out_dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
@@ -757,9 +774,10 @@ def generate(out_dir: Path, n: int, seed: int, voices: list[tuple[str, str]], ge
 
 def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general_fraction: float = 0.2,
                 phrasing: str = "todo", workers: int | None = None, progress: bool = True,
-                engine: str = "espeak") -> list[Job]:
+                engine: str = "espeak", acoustics: str = "variada", kokoro_share: float = 0.5) -> list[Job]:
     """A synthetic data dir in `out_dir` (replacing what an earlier run wrote there): `n` answers spoken by
-    `voices` (names or groups, comma-separated). Raises UsageError for bad values, SynthesisError when this
+    `voices` (names or groups, comma-separated), in varied rooms and noises (`acoustics` "variada") or clean
+    ("limpia"); with `engine` "ambos", `kokoro_share` of them by Kokoro. Raises UsageError for bad values, SynthesisError when this
     machine cannot make it."""
     if n < 1:
         raise UsageError("--n debe ser al menos 1")
@@ -775,12 +793,18 @@ def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general
                              f"Instalalo con:\n  {INSTALL_HINT}")
     if engine not in ENGINES:
         raise UsageError(f"--motor {engine}: usá uno de {', '.join(ENGINES)}")
+    if acoustics not in ACOUSTICS:
+        raise UsageError(f"--acustica {acoustics}: usá una de {', '.join(ACOUSTICS)}")
+    if not 0.0 < kokoro_share < 1.0:
+        raise UsageError(f"--parte-kokoro {kokoro_share:g}: tiene que estar entre 0 y 1 (sin incluirlos; para una sola "
+                         "voz usá --motor espeak o --motor kokoro)")
     chosen = parse_voices(voices, espeak_variants(), engine)
     missing = [path.name for path in GENERAL_FILES if not path.exists()]
     if missing and general_fraction > 0:
         raise SynthesisError(f"falta {', '.join(missing)} en {GENERAL_FILES[0].parent} (o usá --general-fraction 0)")
     try:
-        return generate(Path(out_dir), n, seed, chosen, general_fraction, phrasing, workers=workers, progress=progress)
+        return generate(Path(out_dir), n, seed, chosen, general_fraction, phrasing, workers=workers, progress=progress,
+                        variety=acoustics == "variada", kokoro_share=kokoro_share)
     except (RuntimeError, kokoro.KokoroError) as e:  # KokoroError is a RuntimeError: said for the reader
         raise SynthesisError(str(e)) from None
     except OSError as e:  # an out_dir that is a file, a read-only disk, ...

@@ -28,13 +28,20 @@ def test_demo_runs_end_to_end_at_small_scale(tmp_path):
                   "--batch-size", "4", "--habla-real", str(manifest)], timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]  # it ran correctly, whatever the targets say
     targets = result.stdout.split("=== Objetivos ===")[1]
-    for line in ("WER con voces nuevas:", "Los tres datos bien", "Habla real: WER"):
+    for line in ("[espeak-ng] WER con voces nuevas:", "[Kokoro] WER con voces nuevas:", "[espeak-ng] Los tres datos bien",
+                 "[Kokoro] Los tres datos bien", "[Kokoro] Patente", "Habla real: WER"):
         verdict = next(t for t in targets.splitlines() if t.startswith(line))
         assert "cumple" in verdict, verdict  # "cumple" or "NO cumple", one per target
     assert "La demo terminó bien" in targets
     report = json.loads((tmp_path / "artifacts" / "ref_test.json").read_text())
     assert report["n"] == 3 and report["baseline"]["model"] == "base" and report["slots"] is not None
     assert report["model"].endswith("modelo-ultimo.pt")  # the annealed end of the bounded run
+    neural = json.loads((tmp_path / "artifacts" / "ref_test-kokoro.json").read_text())
+    assert neural["n"] == 3 and neural["baseline"]["model"] == "base"
+    heard = [u["id"] for s in neural["by_speaker"].values() for u in s["utterances"]]
+    assert all(i.split("_")[1] in ("kk-tebukuro", "kk-kumo") for i in heard), heard  # the evaluation-only styles
+    trained = (tmp_path / "datos" / "entrenamiento" / "transcripciones.tsv").read_text(encoding="utf-8")
+    assert "_kk-" in trained and "tebukuro" not in trained and "kumo" not in trained  # the mix, never them
     forgetting = json.loads((tmp_path / "artifacts" / "olvido.json").read_text())
     assert forgetting["n"] == 2 and forgetting["baseline"]["n"] == 2
     assert (tmp_path / "artifacts" / "ref_test.png").exists() and (tmp_path / "artifacts" / "modelo-mejor.pt").exists()
