@@ -199,6 +199,9 @@ class Maker:
         return groups
 
     def spell(self, groups: list[str]) -> Piece:
+        if self.chance(0.15):  # the kiosk's hint: "a, be larga, uno, dos, tres, ce, de", symbol by symbol
+            said = ", ".join(number_words(int(c)) if c.isdigit() else self.letter(c) for c in "".join(groups))
+            return Piece(said, " ".join(groups))
         sep = self.pick([" ", " ", " ", ", "])
         said = sep.join(self.digits(g) if g.isdigit() else self.letters(g) for g in groups)
         return Piece(said, " ".join(groups))
@@ -515,6 +518,8 @@ class Maker:
                 joiner = self.frame([", ", ", ", " y ", ", y ", ". ", ", eh, ", ", este, ", " y después ",
                                      ", y eh, ", ", ah, y ", ". Ah, ", ", además ", ", y bueno, ", ". Y ",
                                      ", ah, me olvidaba, ", ". Después, ", ", y otra cosa, ", ", ", " y "])
+                if joiner == ". Y " and clause.written[:1].isdigit():  # "Y 847 BKX" would read as plate Y847BKX
+                    joiner = ". "
                 said += joiner
                 written += joiner
             said += clause.said
