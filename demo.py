@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--motor", choices=("espeak", "ambos"), default="ambos",
                         help="quién dice el corpus de entrenamiento: ambos (por defecto: espeak-ng y las voces "
                              "neuronales de Kokoro de entrenamiento) o solo espeak-ng")
-    parser.add_argument("--parte-kokoro", type=float, default=0.25, metavar="F",
-                        help="con --motor ambos, la fracción del entrenamiento que dice Kokoro (por defecto 0.25: "
+    parser.add_argument("--parte-kokoro", type=float, default=0.1, metavar="F",
+                        help="con --motor ambos, la fracción del entrenamiento que dice Kokoro (por defecto 0.1: "
                              "Kokoro tarda unas 10 veces más que espeak-ng por audio)")
     parser.add_argument("--acustica", choices=sintetico.ACOUSTICS, default="variada",
                         help="variada (por defecto): salas con eco, timbres corridos y ruidos de entrada en todos los "
