@@ -535,23 +535,24 @@ HEADER = ["modelo", "motor", "sesiones", "ticket exacto", "ticket equivocado", "
           "patente ≤2", "turnos (mediana)", "espera p50", "espera p95"]
 
 
+def _frac(k: int, n: int) -> str:
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f} s"
+
+
 def table_rows(runs: list[dict]) -> list[list[str]]:
     rows = []
     for run in runs:
         s = run["resumen"]
         n = s["sesiones"]
-
-        def frac(k: int) -> str:
-            return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
-
-        def secs(v) -> str:
-            return "-" if v is None else f"{v:.2f} s"
-
         personal = s["personal"] + s["inconcluso"]
-        rows.append([run["modelo"], run["motor"], str(n), frac(s["exacto"]), frac(s["equivocado"]), frac(personal),
-                     frac(s["patente_primera"]), frac(s["patente_en_dos"]),
+        rows.append([run["modelo"], run["motor"], str(n), _frac(s["exacto"], n), _frac(s["equivocado"], n),
+                     _frac(personal, n), _frac(s["patente_primera"], n), _frac(s["patente_en_dos"], n),
                      "-" if s["turnos_mediana"] is None else f"{s['turnos_mediana']:g}",
-                     secs(s["espera_p50_s"]), secs(s["espera_p95_s"])])
+                     _secs(s["espera_p50_s"]), _secs(s["espera_p95_s"])])
     return rows
 
 
