@@ -117,6 +117,8 @@ class Kiosk:
                 time.sleep(0.5)
 
     def stop(self) -> None:
+        if self.log.closed:
+            return
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -140,6 +142,10 @@ def run_one(model: str, engine: str, args, chosen_voices: list[str], speaker, lo
             sessions = []
             for driver in tqdm(drivers, desc=f"{Path(model).name} {engine}", unit="sesión", disable=args.sin_progreso):
                 sessions.append(simulacion.run_session(client, driver, speaker))
+        except simulacion.SimulationError as e:  # the kiosk died mid-run: what it said says why
+            kiosk.stop()
+            tail = kiosk.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise simulacion.SimulationError(f"{e}\nLo último que dijo el kiosco:\n{tail}") from None
         finally:
             kiosk.stop()
     summary = simulacion.summarize(sessions)
@@ -154,7 +160,7 @@ def plot(runs: list[dict], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     labels = [f"{Path(r['modelo']).name}\n{r['motor']}" for r in runs]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(max(8, 3 * len(runs) + 4), 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(max(9, 3 * len(runs) + 4), 5.5))
     bottom = [0.0] * len(runs)
     colors = {"exacto": "#2e7d32", "equivocado": "#c62828", "personal": "#f9a825", "inconcluso": "#757575"}
     names = {"exacto": "ticket exacto", "equivocado": "ticket equivocado", "personal": "personal",
@@ -166,14 +172,14 @@ def plot(runs: list[dict], path: Path) -> Path:
     left.axhline(95, color="black", linestyle="--", linewidth=1, label="meta: 95% exactos")
     left.set_ylabel("% de las sesiones")
     left.set_title("Cómo terminó cada sesión")
-    left.legend(fontsize=8, loc="lower right")
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     waits = [[t["espera_s"] for s in r["sesiones"] for t in s["turns"]] or [0.0] for r in runs]
     right.boxplot(waits, whis=(5, 95), showfliers=False)
     right.set_xticks(range(1, len(runs) + 1), labels)
     right.axhline(1.5, color="black", linestyle="--", linewidth=1, label="meta p95: 1,5 s")
-    right.set_ylabel("segundos")
-    right.set_title("Espera por turno (respuesta subida → JSON siguiente)")
-    right.legend(fontsize=8)
+    right.set_ylabel("segundos (caja: p25–p75; bigotes: p5–p95)")
+    right.set_title("Espera por turno: de subir la respuesta al JSON siguiente", fontsize=10)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
