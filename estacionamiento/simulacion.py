@@ -208,7 +208,8 @@ class Driver:
     def reply(self, text: str) -> Reply:
         prompt = read_prompt(text)
         if prompt.kind == "confirm":
-            return self._confirm(prompt.proposal)
+            # "Decí sí o no": a driver who was not understood does as told, a bare "sí" or "no", slowly.
+            return self._confirm(prompt.proposal, bare=bool(re.search(r"\bdeci si o no\b", fold(text))))
         if prompt.kind == "letters":
             return self._spelled([b for b in plate_blocks(self.truth.plate) if b.isalpha()], "letters")
         if prompt.kind == "digits":
@@ -260,8 +261,10 @@ class Driver:
         self.asked[intent] += 1
         return self._reply(spell_slowly(blocks), intent, slow=True)
 
-    def _confirm(self, proposal: dict) -> Reply:
+    def _confirm(self, proposal: dict, bare: bool = False) -> Reply:
         wrong = self.wrong_slots(proposal)
+        if bare:
+            return self._reply(_piece("no" if wrong else "sí"), "no" if wrong else "yes", slow=True)
         if not wrong:
             return self._reply(_piece(self.maker.frame(YES)), "yes")
         fixable = [s for s in wrong if s in self.first]
