@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -187,6 +188,10 @@ def plot(runs: list[dict], path: Path) -> Path:
     return path
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt  # so that a `kill` still stops the kiosk it started (the finally in run_one)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "python simulacion.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -212,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda m: None) if args.sin_progreso else (lambda m: print(m, flush=True))
     speaker = simulacion.Speaker()
     runs = []
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         for model in chosen_models:
             for engine in engines:
@@ -219,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     except (simulacion.SimulationError, kokoro.KokoroError, RuntimeError) as e:
         print(f"simulacion.py: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("simulacion.py: interrumpido; el kiosco que arrancó se cerró y no se escribió ningún reporte.",
+              file=sys.stderr)
+        return 130
     report = {"comando": command, "voces": chosen_voices, "fraseo": args.fraseo, "seed": args.seed,
               "metas": {k: f"{op} {v}" for k, (op, v) in simulacion.TARGETS.items()}, "corridas": runs}
     (out / "simulacion.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
