@@ -542,11 +542,11 @@ HEADER = ["modelo", "motor", "sesiones", "ticket exacto", "ticket equivocado", "
 
 
 def _frac(k: int, n: int) -> str:
-    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "-"
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "—"
 
 
 def _secs(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f} s"
+    return "—" if v is None else f"{v:.2f} s"
 
 
 def table_rows(runs: list[dict]) -> list[list[str]]:
@@ -557,7 +557,7 @@ def table_rows(runs: list[dict]) -> list[list[str]]:
         personal = s["personal"] + s["inconcluso"]
         rows.append([run["modelo"], run["motor"], str(n), _frac(s["exacto"], n), _frac(s["equivocado"], n),
                      _frac(personal, n), _frac(s["patente_primera"], n), _frac(s["patente_en_dos"], n),
-                     "-" if s["turnos_mediana"] is None else f"{s['turnos_mediana']:g}",
+                     "—" if s["turnos_mediana"] is None else f"{s['turnos_mediana']:g}",
                      _secs(s["espera_p50_s"]), _secs(s["espera_p95_s"])])
     return rows
 
