@@ -74,7 +74,7 @@ def test_no_floor_loads_what_it_must_not():
 def test_top_level_holds_only_commands_and_the_named_files():
     modules = {p.name for p in ROOT.glob("*.py")}
     assert modules == {"comun.py", "fine_tune.py", "ref_test.py", "demo.py", "sintetico.py", "preparar_datos.py",
-                       "exportar.py", "bench.py", "asistente.py", "kiosco.py"}
+                       "exportar.py", "bench.py", "asistente.py", "kiosco.py", "simulacion.py"}
     for path in sorted(ROOT.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if path.stem != "comun":
