@@ -195,7 +195,7 @@ class Dialogue:
                 stop = self._check_plate()
                 if stop is not None:
                     return stop
-            extra = {k: v for k, v in found.items() if k not in self.slots}
+            extra = {k: v for k, v in found.items() if k not in self.slots and v not in self.rejected.get(k, set())}
             return self._propose(extra) if extra else self._next()
         # "no, es AB 123 CE": the correction wins (unless it is a value already refused), keeping the rest
         corrected = {k: v for k, v in found.items()
@@ -258,9 +258,10 @@ class Dialogue:
     def _fail(self, text: str, speech: str | None = None, then_pending: dict | None = None) -> Turn:
         """One more failure of the current question: ask again, or hand over after `max_failures`."""
         self.failures += 1
-        if self.failures >= self.max_failures:
-            return self._staff("No te pude entender.")
         self.pending = then_pending
+        if self.failures >= self.max_failures:
+            self.pending = None
+            return self._staff("No te pude entender.")
         return Turn(text, speech or text)
 
     def _check_plate(self) -> Turn | None:
