@@ -1,12 +1,16 @@
 """The entry dialogue on text, turn by turn, against a real SQLite lot (no model: milliseconds)."""
 
 import datetime
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from estacionamiento import dialogo, lote
 from texto.extraccion import extract, spelled
-from texto.hipotesis import CONFIRM, PLATE, STAY, Hypothesis
+from texto.hipotesis import CONFIRM, PLATE, QUESTIONS, STAY, Hypothesis
 
 NOW = datetime.datetime(2025, 5, 2, 14, 0)
 
@@ -236,3 +240,33 @@ def test_spelled_letters_and_digits_are_read_apart():
     assert spelled("la a, la be, la ce y la de") == ("ABCD", "")
     assert spelled("eh, a be ce, no, a be de") == ("ABD", "")
     assert spelled("los números son ciento veintitrés") == ("", "123")
+
+
+ANSWERS = ["sí", "no", "eh", "", "AB 123 CD", "no, es AB 124 CD", "dos horas", "no, tres horas", "techado",
+           "me da igual", "a be ce de", "uno dos tres", "pe de efe", "cuatro cinco seis", "sí, dos horas",
+           "AB 123 CD, dos horas, techado", "no, es ABC 123", "la patente es ABC 123 y me quedo media hora"]
+answers = st.one_of(st.sampled_from(ANSWERS), st.lists(st.builds(Hypothesis, st.sampled_from(ANSWERS),
+                                                                 st.floats(-3.0, 0.0)), max_size=3))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(answers, max_size=20), st.integers(1, 5))
+def test_any_answers_confirm_every_value_and_never_repeat_a_refused_one(script, max_failures):
+    with tempfile.TemporaryDirectory() as tmp:
+        parking = lote.Parking(Path(tmp) / "lote.db")
+        parking.create_spots(4, covered=2)
+        d = dialogo.Dialogue(parking, max_failures=max_failures, clock=lambda: NOW)
+        d.start()
+        for heard in script:
+            before, pending = dict(d.slots), dict(d.pending or {})
+            turn = d.answer(heard)
+            assert d.question in QUESTIONS or d.question is None
+            for slot, value in d.slots.items():  # a value enters only by a "sí" to exactly that proposal
+                if slot not in before and value is not None and not turn.done:
+                    assert pending.get(slot) == value
+            for slot, value in (d.pending or {}).items():
+                assert value not in d.rejected.get(slot, set())
+            if turn.done:
+                if not turn.ticket.get("staff"):
+                    assert turn.ticket["plate"] == d.slots["plate"]
+                break
