@@ -1,6 +1,7 @@
 """The entry assistant on the command line: a scripted session of wavs, or the microphone.
 
-Each answer goes through the speech model (`modelo.motores`, either engine) and the entry dialogue
+Each answer goes through the speech model (`modelo.motores`, either engine; as an n-best list decoded for
+the question asked where the engine offers it, see `estacionamiento.escucha`) and the entry dialogue
 (`dialogo`); the spot is assigned in the lot's SQLite file (`estacionamiento.lote`). With `--json` the
 last line printed is the ticket as JSON, or `{"staff": true, ...}` when the staff takes over.
 """

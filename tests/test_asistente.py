@@ -238,3 +238,14 @@ def test_a_wrong_first_plate_and_the_second_candidate_is_right(tmp_path, clips, 
     assert [q for q, _ in engine.asked] == [PLATE, CONFIRM, CONFIRM, STAY, CONFIRM]
     assert (ticket["plate"], ticket["stay_minutes"], ticket["covered"]) == ("BCD742", 1440, False)
     assert [(e.plate, e.spot) for e in lote.Parking(db).entries()] == [("BCD742", ticket["spot"])]
+
+
+def test_hypotheses_below_one_are_a_usage_error(tmp_path, capsys):
+    import kiosco
+
+    db = tmp_path / "lote.db"
+    assert asistente.main(["--db", str(db), "--hipotesis", "0", "--reservar", "AB123CD", "18:30"]) == 1
+    assert "--hipotesis tienen que ser al menos 1" in capsys.readouterr().err
+    assert kiosco.main(["--checkpoint", "base", "--db", str(db), "--hipotesis", "0"]) == 1
+    assert "--hipotesis ser al menos 1" in capsys.readouterr().err
+    assert not db.exists()
