@@ -113,8 +113,10 @@ class Dialogue:
         found = self._new_values(readings[0][0])
         if self.pending is not None:
             return self._answer_confirmation(text, found, readings[0][1])
-        if self.spelling is not None and "plate" not in found:
-            return self._answer_spelling(hypotheses, [w for _, w in readings])
+        if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
+            turn = self._answer_spelling(hypotheses, [w for _, w in readings])
+            if turn is not None or "plate" not in found:
+                return turn or self._fail("No te entendí. {} {}".format(*SPELLING[self.spelling][:2]))
         if self.asking == "covered" and "covered" not in found:
             yes_no = confirm(text)
             if yes_no is not None or indifferent(text):  # an answer too
@@ -154,18 +156,23 @@ class Dialogue:
         self.offered = False
         return self._propose(found)
 
-    def _answer_spelling(self, hypotheses: list[Hypothesis], weights: list[float]) -> Turn:
-        """One part of the plate (the letters, then the digits); with both, their combinations are evidence."""
+    def _answer_spelling(self, hypotheses: list[Hypothesis], weights: list[float]) -> Turn | None:
+        """One part of the plate (the letters, then the digits); with both, their combinations are evidence.
+        None when the answer holds no such part."""
         part = self.spelling
-        prompt, hint, sizes = SPELLING[part]
+        sizes = SPELLING[part][2]
         got = [(value, w) for h, w in zip(hypotheses, weights, strict=False)  # no hypotheses: one stand-in weight
                if len(value := spelled(h.text)[part == "digits"]) in sizes]
         if not got:
-            return self._fail(f"No te entendí. {prompt} {hint}")
+            return None
         self.parts[part] = got
         if part == "letters":
-            self.spelling = "digits"
-            return Turn(SPELLING["digits"][0], SPELLING["digits"][0])
+            digits = [(value, w) for h, w in zip(hypotheses, weights, strict=False)
+                      if len(value := spelled(h.text)[1]) == 3]
+            if not digits:
+                self.spelling = "digits"
+                return Turn(SPELLING["digits"][0], SPELLING["digits"][0])
+            self.parts["digits"] = digits  # the digits came along too: no need to ask for them
         self.spelling = None
         self._observe("plate", combine_parts(self.parts["letters"], self.parts["digits"], self.heard.get("plate", [])))
         fresh = self._candidates("plate")

@@ -172,6 +172,13 @@ def test_after_two_failed_rounds_it_asks_letters_then_numbers(lot):
     assert d.slots["plate"] == "AB123CD"
 
 
+def test_letters_with_their_digits_need_no_second_question(lot):
+    prompts, turn = talk(lot, ["AB 123 CE", "no", "AC 123 CE", "no", "a, be larga, ce, de; uno dos tres", "sí",
+                               "una hora", "sí", "sí"], max_failures=3)
+    assert prompts[5] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert turn.ticket["plate"] == "AB123CD"
+
+
 def test_four_letters_in_parts_fit_two_shapes():
     """A 123 BCD (a motorcycle) is a candidate too, after AB 123 CD, the common shape."""
     plates = dialogo.combine_parts([("ABCD", 1.0)], [("123", 1.0)], [])
