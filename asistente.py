@@ -1,6 +1,7 @@
 """The entry assistant on the command line: a scripted session of wavs, or the microphone.
 
-Each answer goes through the speech model (`modelo.motores`, either engine) and the entry dialogue
+Each answer goes through the speech model (`modelo.motores`, either engine; as an n-best list decoded for
+the question asked where the engine offers it, see `estacionamiento.escucha`) and the entry dialogue
 (`dialogo`); the spot is assigned in the lot's SQLite file (`estacionamiento.lote`). With `--json` the
 last line printed is the ticket as JSON, or `{"staff": true, ...}` when the staff takes over.
 """
@@ -16,10 +17,11 @@ from pathlib import Path
 
 from cli import SpanishParser
 from corpus.datos import DataDirError
-from estacionamiento import dialogo, lote, voz
+from estacionamiento import dialogo, escucha, lote, voz
 from modelo import motores, pesos
-from modelo.audio import audio_problem, load_audio
+from modelo.audio import SILENCE_PEAK, audio_problem, load_audio
 from texto.extraccion import extract
+from texto.hipotesis import best_text
 
 DEFAULT_DB = "data/estacionamiento.db"
 
@@ -58,6 +60,9 @@ def build_parser() -> SpanishParser:
                       help="con --reservar: un lugar techado")
     kind.add_argument("--descubierto", dest="reserva_techado", action="store_const", const=False,
                       help="con --reservar: un lugar descubierto")
+    p.add_argument("--hipotesis", type=int, default=escucha.N_BEST, metavar="N",
+                   help="cuántas transcripciones alternativas pide al motor por respuesta, para ofrecer la "
+                        "siguiente si el conductor dice que no (1: solo la mejor)")
     p.add_argument("--hablar", action="store_true", help="decir cada pregunta en voz alta con espeak-ng")
     p.add_argument("--json", action="store_true", help="la última línea es el ticket en JSON")
     return p
@@ -156,6 +161,12 @@ def session(args, parking: lote.Parking) -> dict:
         if args.microfono:
             print("(te escucho…)", flush=True)
             audio, source = voz.record_answer(), "micrófono"
+            if not len(audio) or abs(audio).max() <= SILENCE_PEAK:  # a muted microphone: not a failed answer
+                note = "No te escuché: revisá que el micrófono esté prendido y respondé de nuevo."
+                print(f"Asistente: {note}", flush=True)
+                if args.hablar:
+                    voz.speak(note)
+                continue
         elif used < len(answers):
             try:  # check_wavs passed, but the file may have changed since
                 audio, source = load_audio(answers[used]), answers[used]
@@ -165,9 +176,10 @@ def session(args, parking: lote.Parking) -> dict:
         else:
             raise UsageError(f"se acabaron las respuestas ({len(answers)} wavs) antes de terminar el diálogo; "
                              f"faltaba contestar: {turn.text!r}. Agregá más wavs a --respuestas.")
-        text = engine.transcribe([audio])[0]
-        print(f"Conductor ({source}): «{text}»", flush=True)
-        turn = dialogue.answer(text)
+        heard = escucha.hear(engine, audio, dialogue.question, args.hipotesis)
+        others = "".join(f" / «{h.text}»" for h in heard[1:])
+        print(f"Conductor ({source}): «{best_text(heard)}»" + (f" (otras: {others[3:]})" if others else ""), flush=True)
+        turn = dialogue.answer(heard)
     if used < len(answers):
         print(f"Aviso: el diálogo terminó antes de usar {len(answers) - used} respuesta(s): "
               f"{', '.join(answers[used:])}.", file=sys.stderr)
@@ -180,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.lugares < 1 or not 0 <= args.techados <= args.lugares:
             raise UsageError("--techados tiene que estar entre 0 y --lugares, y --lugares ser al menos 1.")
-        if args.intentos < 1:
-            raise UsageError("--intentos tiene que ser al menos 1.")
+        if args.intentos < 1 or args.hipotesis < 1:
+            raise UsageError("--intentos y --hipotesis tienen que ser al menos 1.")
         if args.reserva_techado is not None and not args.reservar:
             raise UsageError("--techado y --descubierto van con --reservar.")
         talking = bool(args.respuestas or args.microfono)

@@ -3,7 +3,8 @@
 The app and its page live in estacionamiento/ (kiosco.py, web/); this command loads the model and the
 lot's database and serves them. API (JSON unless said):
   POST /api/sesiones                        -> {"sesion", "texto", "listo", "ticket", "voz"}
-  POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard
+  POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard (its best text),
+                                               and "hipotesis": [{"texto", "puntaje"}], its n-best list
   GET  /api/sesiones/{id}/voz               -> the current prompt spoken by espeak-ng (audio/wav)
   GET  /api/estado                          -> free spots by kind
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import uvicorn
 
 from cli import SpanishParser
-from estacionamiento import kiosco, lote
+from estacionamiento import escucha, kiosco, lote
 from modelo import motores, pesos
 
 
@@ -38,6 +39,9 @@ def build_parser() -> SpanishParser:
     p.add_argument("--lugares", type=int, default=20, help="lugares de una base nueva")
     p.add_argument("--techados", type=int, default=8, help="cuántos de esos lugares son techados")
     p.add_argument("--intentos", type=int, default=3, help="respuestas fallidas seguidas antes de llamar al personal")
+    p.add_argument("--hipotesis", type=int, default=escucha.N_BEST, metavar="N",
+                   help="cuántas transcripciones alternativas pide al motor por respuesta, para ofrecer la "
+                        "siguiente si el conductor dice que no (1: solo la mejor)")
     p.add_argument("--host", default="127.0.0.1", help="dirección donde escucha (0.0.0.0: toda la red)")
     p.add_argument("--port", type=int, default=8000, help="puerto")
     return p
@@ -79,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sock = None
     try:
-        if args.lugares < 1 or not 0 <= args.techados <= args.lugares or args.intentos < 1:
+        if args.lugares < 1 or not 0 <= args.techados <= args.lugares or args.intentos < 1 \
+                or args.hipotesis < 1:
             raise UsageError("--lugares tiene que ser al menos 1, --techados estar entre 0 y --lugares, "
-                             "e --intentos ser al menos 1.")
+                             "e --intentos y --hipotesis ser al menos 1.")
         if not 1 <= args.port <= 65535:
             raise UsageError(f"--port {args.port}: tiene que estar entre 1 y 65535 (por ejemplo 8000).")
         sock = bind(args.host, args.port)
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("espeak-ng") is None:
         print("Aviso: no está espeak-ng; las preguntas se muestran pero no se dicen.", file=sys.stderr)
     print(f"Kiosco listo en http://{args.host}:{args.port}/", flush=True)
-    app = kiosco.create_app(engine, parking, args.intentos)
+    app = kiosco.create_app(engine, parking, args.intentos, args.hipotesis)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
 

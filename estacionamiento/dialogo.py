@@ -9,18 +9,28 @@ covered -> spot assigned in the database -> ticket. Anything the driver says is 
 answer that gives several slots fills them all and skips those questions; each extracted value is
 confirmed. A "no", or an answer with nothing usable, counts as a failure of the current question;
 after `max_failures` the dialogue hands over to the staff.
+
+What it heard is kept, not thrown away on a "no": every answer may be an n-best list (texto/hipotesis.py),
+and the plates and stays in it are evidence weighed by exp(score). A plate is fused per position over
+all the answers to the question (`plate_candidates`); on "no" the next candidate is offered once
+("¿Entonces es AB 123 CB?") before asking again, and a rejected value is never proposed again. After
+`SPELL_AFTER` failed rounds the plate is asked in parts, letters then digits. Every value still waits for
+the driver's "sí" before the ticket.
 """
 
 from __future__ import annotations
 
 import datetime
+import heapq
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from estacionamiento import lote
-from texto.extraccion import confirm, extract, indifferent
-from texto.letras import clear_name
+from texto.extraccion import confirm, extract, indifferent, spelled
+from texto.hipotesis import CONFIRM, Hypothesis, best_text
+from texto.letras import SHAPES, clear_name
 
 SLOTS = ("plate", "stay_minutes", "covered")
 QUESTIONS = {
@@ -33,6 +43,14 @@ HINTS = {
     "stay_minutes": "Por ejemplo: dos horas, media hora o hasta las seis de la tarde.",
     "covered": "Decí sí o no. Si te da igual, decí: me da igual.",
 }
+FUSED = ("plate", "stay_minutes")  # slots whose misheard values are kept as evidence and offered again
+SPELL_AFTER = 2  # failed rounds of the plate question before it is asked letters first, then digits
+SPELLING = {  # the plate in parts: the prompt, the hint after an answer without them, the lengths a plate has
+    "letters": ("Decime solo las letras de la patente, una por una.",
+                "Por ejemplo: a, be larga, ce, de.", (3, 4)),
+    "digits": ("Ahora decime solo los números de la patente.", "Por ejemplo: uno, dos, tres.", (3,)),
+}
+SPELLED_WEIGHT = 3.0  # an answer spelled in parts, after two misheard plates, outweighs each whole one
 
 
 @dataclass
@@ -56,6 +74,23 @@ class Dialogue:
     asking: str = "plate"  # plate, stay_minutes, covered, other_kind
     failures: int = 0
     finished: Turn | None = None
+    heard: dict = field(default_factory=dict)  # slot -> [(value, weight)]: every reading, for slots not confirmed
+    rejected: dict = field(default_factory=dict)  # slot -> values the driver said "no" to: never proposed again
+    rounds: dict = field(default_factory=dict)  # slot -> failed rounds of its question
+    offered: bool = False  # the pending value is the round's second candidate: a "no" ends the round
+    spelling: str | None = None  # "letters" or "digits" while the plate is asked in parts
+    parts: dict = field(default_factory=dict)  # "letters"/"digits" -> [(text, weight)] heard in parts
+
+    @property
+    def question(self) -> str | None:
+        """What the driver is answering now, for the engine (texto/hipotesis.py's names): a slot, CONFIRM
+        while a value waits for "¿es correcto?", or None when no question name fits (the plate's letters or
+        digits alone, which a plate-shaped decoding would spoil; or the dialogue is over)."""
+        if self.finished is not None or self.spelling is not None:
+            return None
+        if self.pending is not None or self.asking == "other_kind":
+            return CONFIRM
+        return self.asking
 
     # --- the interface ---------------------------------------------------------------------------
 
@@ -63,24 +98,37 @@ class Dialogue:
         q = QUESTIONS["plate"]
         return Turn(f"¡Hola! Bienvenido al estacionamiento. {q}", f"¡Hola! Bienvenido al estacionamiento. {q}")
 
-    def answer(self, text: str) -> Turn:
-        """The driver's answer (transcribed) -> the next prompt, or the final turn with the ticket."""
+    def answer(self, heard: str | list[Hypothesis]) -> Turn:
+        """The driver's answer, transcribed (a text, or the engine's n-best list, best first) -> the next
+        prompt, or the final turn with the ticket. Yes/no and corrections are read from the best text; the
+        plate and stay of every hypothesis count as evidence."""
         if self.finished is not None:
             return self.finished
-        text = (text or "").strip()
+        hypotheses = [Hypothesis(heard or "", 0.0)] if heard is None or isinstance(heard, str) else list(heard)
+        text = best_text(hypotheses).strip()
         if self.asking == "other_kind":
             return self._answer_other_kind(text)
-        found = self._new_values(extract(text, self.clock().time()))
+        arrival = self.clock().time()
+        readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in hypotheses] or [(extract(""), 1.0)]
+        found = self._new_values(readings[0][0])
         if self.pending is not None:
-            return self._answer_confirmation(text, found)
+            return self._answer_confirmation(text, found, readings[0][1])
+        if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
+            turn = self._answer_spelling(hypotheses, [w for _, w in readings])
+            if turn is not None or "plate" not in found:
+                return turn or self._fail("No te entendí. {} {}".format(*SPELLING[self.spelling][:2]))
         if self.asking == "covered" and "covered" not in found:
             yes_no = confirm(text)
             if yes_no is not None or indifferent(text):  # an answer too
                 self.slots["covered"] = yes_no  # a direct yes/no needs no "¿es correcto?" of its own
                 return self._next()
+        if self.asking in FUSED and self.asking not in found:  # heard only in a lower hypothesis: still evidence
+            lower = [v for r, _ in readings if (v := self._new_values(r).get(self.asking)) is not None]
+            if lower:
+                found[self.asking] = lower[0]
         if found:
-            return self._propose(found)
-        return self._fail(f"No te entendí. {QUESTIONS[self.asking]} {HINTS[self.asking]}")
+            return self._propose_heard(found, readings)
+        return self._round_failed("No te entendí.")
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -89,26 +137,104 @@ class Dialogue:
         values = {"plate": slots.plate, "stay_minutes": slots.stay_minutes, "covered": slots.covered}
         return {k: v for k, v in values.items() if v is not None and k not in self.slots}
 
-    def _answer_confirmation(self, text: str, found: dict) -> Turn:
+    def _propose_heard(self, found: dict, readings: list) -> Turn:
+        """A new answer with values: the fused best of everything heard for the plate and stay, the rest as
+        heard; a slot whose every candidate was rejected is left out (asked again, or a failed round)."""
+        self.spelling = None
+        for slot in FUSED:
+            if slot in found:
+                self._observe(slot, [(getattr(r, slot), w) for r, w in readings if getattr(r, slot) is not None])
+                fresh = self._candidates(slot)
+                if fresh:
+                    found[slot] = fresh[0]
+                elif slot == self.asking:  # it heard again only what the driver refused
+                    return self._round_failed("Perdón, no te entendí bien.")
+                else:
+                    del found[slot]
+        if not found:
+            return self._round_failed("No te entendí.")
+        self.offered = False
+        return self._propose(found)
+
+    def _answer_spelling(self, hypotheses: list[Hypothesis], weights: list[float]) -> Turn | None:
+        """One part of the plate (the letters, then the digits); with both, their combinations are evidence.
+        None when the answer holds no such part."""
+        part = self.spelling
+        sizes = SPELLING[part][2]
+        got = [(value, w) for h, w in zip(hypotheses, weights, strict=False)  # no hypotheses: one stand-in weight
+               if len(value := spelled(h.text)[part == "digits"]) in sizes]
+        if not got:
+            return None
+        self.parts[part] = got
+        if part == "letters":
+            digits = [(value, w) for h, w in zip(hypotheses, weights, strict=False)
+                      if len(value := spelled(h.text)[1]) == 3]
+            if not digits:
+                self.spelling = "digits"
+                return Turn(SPELLING["digits"][0], SPELLING["digits"][0])
+            self.parts["digits"] = digits  # the digits came along too: no need to ask for them
+        self.spelling = None
+        self._observe("plate", combine_parts(self.parts["letters"], self.parts["digits"], self.heard.get("plate", [])))
+        fresh = self._candidates("plate")
+        if not fresh:
+            return self._round_failed("Perdón, no te entendí bien.")
+        self.offered = False
+        return self._propose({"plate": fresh[0]})
+
+    def _observe(self, slot: str, values: list[tuple]) -> None:
+        self.heard.setdefault(slot, []).extend(values)
+
+    def _candidates(self, slot: str) -> list:
+        """What was heard for `slot`, best first, without the values the driver rejected."""
+        rejected = self.rejected.get(slot, set())
+        heard = self.heard.get(slot, [])
+        ranked = plate_candidates(heard, rejected) if slot == "plate" else stay_candidates(heard, rejected)
+        return [v for v in ranked if v not in rejected]
+
+    def _answer_confirmation(self, text: str, found: dict, weight: float) -> Turn:
         yes_no = confirm(text)
         if yes_no:
             confirmed, self.pending = self.pending, None
             self.slots.update(confirmed)
+            for slot in confirmed:
+                self.heard.pop(slot, None)
             if "plate" in confirmed:
                 stop = self._check_plate()
                 if stop is not None:
                     return stop
-            extra = {k: v for k, v in found.items() if k not in self.slots}
+            extra = {k: v for k, v in found.items() if k not in self.slots and v not in self.rejected.get(k, set())}
             return self._propose(extra) if extra else self._next()
-        corrected = {k: v for k, v in found.items() if self.pending.get(k) != v}
-        if corrected:  # "no, es AB 123 CE": propose the correction, keeping what it did not change
+        # "no, es AB 123 CE": the correction wins (unless it is a value already refused), keeping the rest
+        corrected = {k: v for k, v in found.items()
+                     if self.pending.get(k) != v and v not in self.rejected.get(k, set())}
+        if corrected:
+            for slot, value in corrected.items():
+                if slot in self.pending:
+                    self.rejected.setdefault(slot, set()).add(self.pending[slot])
+                if slot in FUSED:
+                    self._observe(slot, [(value, weight)])
             values = {**self.pending, **corrected}
+            self.offered = False
             return self._fail(*self._proposal(values), then_pending=values)
         if yes_no is None:  # keep the proposal and ask again
             text, speech = self._proposal(self.pending)
             return self._fail(text + " Decí sí o no.", speech + " Decí sí o no.", then_pending=self.pending)
-        self.pending = None
-        return self._fail(f"Perdón. {QUESTIONS[self.asking]} {HINTS[self.asking]}")
+        refused, self.pending = self.pending, None
+        if len(refused) > 1:  # which value was wrong is unknown: nothing is ruled out, only the extras forgotten
+            for slot in refused:
+                if slot != self.asking:
+                    self.heard.pop(slot, None)
+            return self._round_failed("Perdón.")
+        [(slot, value)] = refused.items()
+        self.rejected.setdefault(slot, set()).add(value)
+        if slot in FUSED and not self.offered:
+            fresh = self._candidates(slot)
+            if fresh:  # the next candidate, once per round, before asking again
+                self.offered, self.pending = True, {slot: fresh[0]}
+                now = self.clock()
+                return Turn(f"¿Entonces es {describe(slot, fresh[0], now)}?",
+                            f"¿Entonces es {describe(slot, fresh[0], now, spoken=True)}?")
+        return self._round_failed("Perdón.")
 
     def _proposal(self, values: dict) -> tuple[str, str]:
         now = self.clock()
@@ -120,12 +246,29 @@ class Dialogue:
         self.pending = values
         return Turn(*self._proposal(values))
 
+    def _round_failed(self, reason: str) -> Turn:
+        """The question asked got no value the driver accepted: ask it again (the plate in parts after
+        SPELL_AFTER such rounds), or hand over after `max_failures`."""
+        if self.asking in self.slots:  # the value refused was an extra one, after the asked slot was confirmed
+            self.asking = next(slot for slot in SLOTS if slot not in self.slots)
+        slot = self.asking
+        self.rounds[slot] = self.rounds.get(slot, 0) + 1
+        self.offered = False
+        if slot == "plate" and self.rounds[slot] >= SPELL_AFTER:
+            prompt = SPELLING["letters"][0]
+            turn = self._fail(f"{reason} Vamos por partes. {prompt}")
+            if not turn.done:
+                self.spelling = "letters"
+            return turn
+        return self._fail(f"{reason} {QUESTIONS[slot]} {HINTS[slot]}")
+
     def _fail(self, text: str, speech: str | None = None, then_pending: dict | None = None) -> Turn:
         """One more failure of the current question: ask again, or hand over after `max_failures`."""
         self.failures += 1
-        if self.failures >= self.max_failures:
-            return self._staff("No te pude entender.")
         self.pending = then_pending
+        if self.failures >= self.max_failures:
+            self.pending = None
+            return self._staff("No te pude entender.")
         return Turn(text, speech or text)
 
     def _check_plate(self) -> Turn | None:
@@ -140,7 +283,7 @@ class Dialogue:
         return None
 
     def _next(self) -> Turn:
-        self.failures = 0
+        self.failures, self.offered, self.spelling = 0, False, None
         for slot in SLOTS:
             if slot not in self.slots:
                 self.asking = slot
@@ -185,6 +328,76 @@ class Dialogue:
         text = f"{reason} Ya viene alguien del personal a ayudarte."
         self.finished = Turn(text, text, done=True, ticket={"staff": True, "reason": reason})
         return self.finished
+
+
+# --- what was heard, fused ------------------------------------------------------------------------
+
+
+def _blocks(plate: str) -> tuple[str, str, str]:
+    m = re.fullmatch(r"([A-Z]*)(\d{3})([A-Z]*)", plate)
+    return m[1], m[2], m[3]
+
+
+def plate_candidates(heard: list[tuple[str, float]], rejected=frozenset(), limit: int = 10) -> list[str]:
+    """Plates fused from every reading (plate, weight), best first. Each shape's letters are weighed by
+    position over the readings of that shape, the digits over all readings; a candidate's score is its
+    shape's share times each position's share. Only characters some reading had at that position are
+    used, so every candidate is a valid plate built of what was heard (and none is one in `rejected`)."""
+    total = sum(w for _, w in heard)
+    if not heard or total <= 0:
+        return []
+    shapes: dict[tuple[int, int], float] = {}
+    whole: dict[str, float] = {}
+    letters: dict[tuple, dict[str, float]] = {}
+    digits: list[dict[str, float]] = [{}, {}, {}]
+    for plate, w in heard:
+        before, number, after = _blocks(plate)
+        shape = (len(before), len(after))
+        shapes[shape] = shapes.get(shape, 0.0) + w
+        whole[plate] = whole.get(plate, 0.0) + w
+        for i, c in enumerate(plate):
+            column = digits[i - len(before)] if c.isdigit() else letters.setdefault((shape, i), {})
+            column[c] = column.get(c, 0.0) + w
+    ranked = []
+    width = limit + len(rejected)
+    for shape, weight in shapes.items():
+        beam = [(math.log(weight / total), "")]
+        for i in range(shape[0] + 3 + shape[1]):
+            is_digit = shape[0] <= i < shape[0] + 3
+            column, norm = (digits[i - shape[0]], total) if is_digit else (letters[(shape, i)], weight)
+            beam = heapq.nlargest(width, ((score + math.log(w / norm), plate + c)
+                                          for score, plate in beam for c, w in column.items()))
+        ranked += [(-round(score, 9), -whole.get(plate, 0.0), SHAPES.index(shape), plate) for score, plate in beam]
+    return [plate for *_, plate in sorted(ranked) if plate not in rejected][:limit]  # ties: a plate heard whole first
+
+
+def stay_candidates(heard: list[tuple[int, float]], rejected=frozenset()) -> list[int]:
+    """Stays by their summed weight, best first (the first heard on ties)."""
+    weights: dict[int, float] = {}
+    for value, w in heard:
+        weights[value] = weights.get(value, 0.0) + w
+    return [v for v in sorted(weights, key=lambda v: -weights[v]) if v not in rejected]
+
+
+def combine_parts(letters: list[tuple[str, float]], digits: list[tuple[str, float]],
+                  plates: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Plates from letters and digits heard apart, weighted as one spelled answer (SPELLED_WEIGHT in all).
+    Four letters fit AA999AA or A999AAA, three AAA999 or 999AAA: the shapes the whole readings had decide,
+    else the most common one."""
+    seen: dict[tuple[int, int], float] = {}
+    for plate, w in plates:
+        before, _, after = _blocks(plate)
+        seen[(len(before), len(after))] = seen.get((len(before), len(after)), 0.0) + w
+    zl, zd = sum(w for _, w in letters) or 1.0, sum(w for _, w in digits) or 1.0
+    out = []
+    for text, wl in letters:
+        fits = [shape for shape in SHAPES if sum(shape) == len(text)]
+        prior = {shape: seen.get(shape, 0.0) + 0.1 * 0.5 ** k for k, shape in enumerate(fits)}
+        for number, wd in digits:
+            for shape in fits:
+                share = prior[shape] / sum(prior.values())
+                out.append((text[:shape[0]] + number + text[shape[0]:], SPELLED_WEIGHT * wl / zl * wd / zd * share))
+    return out
 
 
 # --- how values are shown and spoken ---------------------------------------------------------------

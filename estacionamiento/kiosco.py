@@ -6,7 +6,8 @@ one lot database, so several kiosks can run against one server, or several serve
 
 API (JSON unless said):
   POST /api/sesiones                        -> {"sesion", "texto", "listo", "ticket", "voz"}
-  POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard
+  POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard (its best text),
+                                               and "hipotesis": [{"texto", "puntaje"}], its n-best list
   GET  /api/sesiones/{id}/voz               -> the current prompt spoken by espeak-ng (audio/wav)
   GET  /api/estado                          -> free spots by kind
 """
@@ -35,8 +36,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corpus.datos import DataDirError
-from estacionamiento import dialogo, lote, voz
+from estacionamiento import dialogo, escucha, lote, voz
 from modelo.audio import audio_problem, load_audio
+from texto.hipotesis import best_text
 
 PAGE_DIR = Path(__file__).with_name("web")
 SESSION_TTL_S = 30 * 60  # an abandoned tab's dialogue is forgotten after this (nothing was recorded for it)
@@ -59,8 +61,9 @@ class KioskSession:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def create_app(engine, parking: lote.Parking, max_failures: int = 3):
-    """The FastAPI app; `engine` is anything with `.transcribe([audio16k]) -> [text]` (see modelo/motores.py)."""
+def create_app(engine, parking: lote.Parking, max_failures: int = 3, n_best: int = escucha.N_BEST):
+    """The FastAPI app; `engine` is anything with `.transcribe([audio16k]) -> [text]`, and n-best lists for
+    what the dialogue asks when it takes `n_best` and `question` (see estacionamiento/escucha.py)."""
     app = FastAPI(title="Kiosco del estacionamiento", docs_url=None, redoc_url=None)
     add_spanish_errors(app)
     sessions: dict[str, KioskSession] = {}
@@ -124,9 +127,11 @@ def create_app(engine, parking: lote.Parking, max_failures: int = 3):
                                      "esté prendido y respondé de nuevo.")
         if problem:
             raise HTTPException(400, f"No pude usar la grabación ({problem}): probá de nuevo.")
+        with s.lock:
+            question = s.dialogue.question
         with model_lock:
             try:
-                heard = engine.transcribe([audio])[0]
+                heard = escucha.hear(engine, audio, question, n_best)
             except Exception:  # whatever the engine hits, the driver can try again
                 log.exception("la transcripción falló")
                 raise HTTPException(503, "No pude pasar la grabación a texto por un problema del kiosco: "
@@ -142,7 +147,8 @@ def create_app(engine, parking: lote.Parking, max_failures: int = 3):
                                          "momento.") from None
             s.dialogue, s.turn = trial, turn
             s.turn_no += 1
-            return {**turn_json(sid, s), "oido": heard}
+            return {**turn_json(sid, s), "oido": best_text(heard),
+                    "hipotesis": [{"texto": h.text, "puntaje": h.score} for h in heard]}
 
     @app.get("/api/sesiones/{sid}/voz")
     def voice(sid: str, n: int | None = None):  # n: the turn number, so no cache serves an old prompt

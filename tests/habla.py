@@ -23,13 +23,13 @@ def spell(block: str) -> str:
     return f" {PAUSE} ".join(digits[int(c)] if c.isdigit() else LETTER_NAMES[c][0] for c in block)
 
 
-def say(ssml: str, path: Path, before_s: float = 1.0, after_s: float = 1.5) -> Path:
+def say(ssml: str, path: Path, before_s: float = 1.0, after_s: float = 1.5, speed: int = 160) -> Path:
     """Writes `ssml` spoken by espeak-ng as 16 kHz mono, with silence around it (a kiosk's fake
     microphone loops the file, and the page waits for a silence before it listens)."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.fail("faltan espeak-ng o sox: `make system` los instala")
     raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-m", "-v", "es-419", "-s", "160", "-w", str(raw), f"<speak>{ssml}</speak>"],
+    subprocess.run(["espeak-ng", "-m", "-v", "es-419", "-s", str(speed), "-w", str(raw), f"<speak>{ssml}</speak>"],
                    check=True)
     subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(path), "pad", str(before_s), str(after_s)],
                    check=True)

@@ -863,3 +863,21 @@ def extract(text: str, arrival: datetime.time | None = None) -> Slots:
     plate, span = _extract_plate(words, upper)
     rest = [";" if k in span else w for k, w in enumerate(words)]
     return Slots(plate=plate, stay_minutes=_extract_stay(rest, arrival), covered=_extract_covered(rest))
+
+
+def spelled(text: str) -> tuple[str, str]:
+    """The letters and the digits spelled in an answer, each in order and whatever their count ("las letras
+    son a, be larga, ce" -> ("ABC", "")), after the last correction ("a be ce, no, a be de" -> "ABD"). The
+    dialogue asks for them apart when whole plates keep being misheard."""
+    words, upper = _cased_tokens(text or "")
+    items = _plate_items(words, upper)
+    last = max((k for k, it in enumerate(items) if it.kind == "S"), default=-1)
+    items = items[last + 1 :]
+
+    def letter(k: int) -> bool:
+        return 0 <= k < len(items) and items[k].kind == "L"
+
+    letters = [k for k in range(len(items)) if letter(k)]
+    if len(letters) > 4:  # more than a plate holds: drop lone everyday words ("las letras DE la patente son ...")
+        letters = [k for k in letters if items[k].strong or letter(k - 1) or letter(k + 1)]
+    return "".join(items[k].value for k in letters), "".join(it.value for it in items if it.kind == "D")

@@ -1,10 +1,16 @@
 """The entry dialogue on text, turn by turn, against a real SQLite lot (no model: milliseconds)."""
 
 import datetime
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from estacionamiento import dialogo, lote
+from texto.extraccion import extract, spelled
+from texto.hipotesis import CONFIRM, PLATE, QUESTIONS, STAY, Hypothesis
 
 NOW = datetime.datetime(2025, 5, 2, 14, 0)
 
@@ -105,3 +111,169 @@ def test_prompts_are_spoken_with_the_plate_spelled_out(lot):
     turn = d.answer("AB 123 CD")
     assert turn.speech == "Entendí a be larga, uno dos tres, ce de. ¿Es correcto?"
     assert dialogo.format_stay(90) == "1 hora y media" and dialogo.format_stay(2880) == "2 días"
+
+
+# --- what it heard is kept (issue 25): n-best lists, fusion, the next candidate, the plate in parts ---
+
+
+def nbest(*pairs):
+    """[("AB 123 CE", -0.1), ...] -> the engine's n-best list, best first."""
+    return [Hypothesis(text, score) for text, score in pairs]
+
+
+def test_on_no_the_next_candidate_is_offered_before_asking_again(lot):
+    d = dialogo.Dialogue(lot, clock=lambda: NOW)
+    d.start()
+    assert d.question == PLATE
+    turn = d.answer(nbest(("la patente es AB 123 CE", -0.1), ("la patente es AB 123 CB", -0.7)))
+    assert (turn.text, d.question) == ("Entendí AB 123 CE. ¿Es correcto?", CONFIRM)
+    turn = d.answer("no")
+    assert turn.text == "¿Entonces es AB 123 CB?"
+    assert turn.speech == "¿Entonces es a be larga, uno dos tres, ce be larga?"
+    assert (d.answer("sí").text, d.question) == ("¿Cuánto tiempo te vas a quedar?", STAY)
+    for answer in ("dos horas", "sí", "no"):
+        turn = d.answer(answer)
+    assert turn.done and turn.ticket["plate"] == "AB123CB" and d.question is None
+    assert [e.plate for e in lot.entries()] == ["AB123CB"]
+
+
+def test_a_no_to_the_second_candidate_asks_again_and_a_third_reading_is_fused(lot):
+    prompts, turn = talk(lot, [nbest(("AB 123 CE", -0.1), ("AB 123 CB", -0.7)), "no", "no",
+                               nbest(("AB 123 CD", -0.2)), "sí", "una hora", "sí", "sí"])
+    assert prompts[2:4] == ["¿Entonces es AB 123 CB?", "Perdón. ¿Cuál es la patente del auto? " + dialogo.HINTS["plate"]]
+    # E and B were refused at the last letter, so the third reading's D wins there outright
+    assert prompts[4] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert turn.ticket["plate"] == "AB123CD" and turn.ticket["covered"] is True
+
+
+def test_two_failed_attempts_are_fused_into_the_right_plate(lot):
+    """Each attempt's best reading is wrong (AB 123 CE, then AV 123 CD); position by position, weighed by the
+    scores, they agree on AB 123 CD, which no hypothesis held whole."""
+    prompts, turn = talk(lot, ["AB 123 CE", "no", nbest(("AV 123 CD", -0.3), ("AB 723 CD", -1.0)), "sí",
+                               "media hora", "sí", "no"])
+    assert prompts[2].startswith("Perdón. ¿Cuál es la patente del auto?")  # one reading: nothing else to offer
+    assert prompts[3] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert (turn.ticket["plate"], turn.ticket["stay_minutes"], turn.ticket["covered"]) == ("AB123CD", 30, False)
+
+
+def test_after_two_failed_rounds_it_asks_letters_then_numbers(lot):
+    d = dialogo.Dialogue(lot, max_failures=4, clock=lambda: NOW)  # 3 would hand over at the "mmm" below
+    d.start()
+    prompts = [d.answer(a).text for a in ("AB 123 CE", "no", "AC 123 CE", "no")]
+    assert prompts[2] == "Entendí AC 123 CE. ¿Es correcto?"  # AB 123 CE was refused: never proposed again
+    assert prompts[3] == "Perdón. Vamos por partes. Decime solo las letras de la patente, una por una."
+    assert d.question is None  # not PLATE: a plate-shaped decoding would spoil letters said alone
+    assert d.answer("mmm").text == "No te entendí. Decime solo las letras de la patente, una por una. " \
+                                   "Por ejemplo: a, be larga, ce, de."
+    assert d.answer("las letras son a, be larga, ce, de").text == "Ahora decime solo los números de la patente."
+    assert d.question is None
+    assert d.answer("uno, dos, tres").text == "Entendí AB 123 CD. ¿Es correcto?"
+    assert d.answer("sí").text == "¿Cuánto tiempo te vas a quedar?"
+    assert d.slots["plate"] == "AB123CD"
+
+
+def test_letters_with_their_digits_need_no_second_question(lot):
+    prompts, turn = talk(lot, ["AB 123 CE", "no", "AC 123 CE", "no", "a, be larga, ce, de; uno dos tres", "sí",
+                               "una hora", "sí", "sí"], max_failures=3)
+    assert prompts[5] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert turn.ticket["plate"] == "AB123CD"
+
+
+def test_four_letters_in_parts_fit_two_shapes():
+    """A 123 BCD (a motorcycle) is a candidate too, after AB 123 CD, the common shape."""
+    plates = dialogo.combine_parts([("ABCD", 1.0)], [("123", 1.0)], [])
+    assert [p for p, _ in sorted(plates, key=lambda pw: -pw[1])] == ["AB123CD", "A123BCD"]
+    assert dialogo.plate_candidates(plates) == ["AB123CD", "A123BCD"]
+    # whole readings of the other shape tip it
+    assert dialogo.combine_parts([("ABCD", 1.0)], [("123", 1.0)], [("A321BCD", 1.0)])[1][1] > 2.0
+
+
+def test_three_letters_in_parts_make_the_old_car_plate(lot):
+    prompts, turn = talk(lot, ["PDF 465", "no", "PTF 465", "no", "pe, de, efe", "cuatro, cinco, seis", "sí",
+                               "un día", "sí", "no"])
+    assert prompts[5:7] == ["Ahora decime solo los números de la patente.", "Entendí PDF 456. ¿Es correcto?"]
+    assert turn.ticket["plate"] == "PDF456" and turn.ticket["stay_minutes"] == 1440
+
+
+def test_the_same_misreading_again_is_not_proposed_again(lot):
+    prompts, turn = talk(lot, ["AB 123 CE", "no", "AB 123 CE", "a b c d", "1 2 3", "sí", "dos horas", "sí", "sí"])
+    assert prompts[3] == "Perdón, no te entendí bien. Vamos por partes. Decime solo las letras de la patente, " \
+                         "una por una."
+    assert prompts[5] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert turn.ticket["plate"] == "AB123CD"
+
+
+def test_an_explicit_correction_wins_over_the_next_candidate(lot):
+    prompts, turn = talk(lot, [nbest(("AB 123 CE", -0.1), ("AB 123 CB", -0.5)), "no, es AB 124 CD", "sí",
+                               "dos horas", "sí", "sí"])
+    assert prompts[2] == "Entendí AB 124 CD. ¿Es correcto?"
+    assert turn.ticket["plate"] == "AB124CD"
+
+
+def test_an_ambiguous_stay_offers_the_next_candidate(lot):
+    prompts, turn = talk(lot, ["AB 123 CD", "sí", nbest(("dos horas", -0.2), ("tres horas", -0.6)), "no", "sí",
+                               "sí"])
+    assert prompts[3:5] == ["Entendí 2 horas (hasta las 16:00). ¿Es correcto?", "¿Entonces es 3 horas (hasta las 17:00)?"]
+    assert prompts[5] == "¿Preferís un lugar techado?"
+    assert turn.ticket["stay_minutes"] == 180 and turn.ticket["spot"].startswith("T")
+
+
+def test_nothing_heard_is_a_failed_answer_and_the_dialogue_goes_on(lot):
+    prompts, turn = talk(lot, [[], "AB 123 CD", "sí", "una hora", "sí", "sí"])
+    assert prompts[1].startswith("No te entendí. ¿Cuál es la patente del auto?")
+    assert turn.ticket["plate"] == "AB123CD"
+
+
+def test_a_refused_proposal_of_several_values_rules_none_of_them_out(lot):
+    """Which one was wrong is unknown: the plate may be proposed again alone, the stay is asked later."""
+    prompts, turn = talk(lot, ["AB 123 CD, tres horas", "no", "AB 123 CD", "sí", "dos horas", "sí", "sí"])
+    assert prompts[3] == "Entendí AB 123 CD. ¿Es correcto?"
+    assert prompts[4] == "¿Cuánto tiempo te vas a quedar?"
+    assert turn.ticket["stay_minutes"] == 120
+
+
+def test_plate_candidates_are_valid_plates_made_of_what_was_heard():
+    heard = [("AB123CE", 0.9), ("AB128CD", 0.5), ("ABC123", 0.2)]
+    found = dialogo.plate_candidates(heard, limit=50)
+    assert found[0] == "AB123CE" and "ABC123" in found
+    assert all(extract(plate).plate == plate for plate in found)
+    assert set(found) == {"AB123CE", "AB123CD", "AB128CE", "AB128CD", "ABC123", "ABC128"}  # digits shared by shapes
+    assert "AB123CE" not in dialogo.plate_candidates(heard, {"AB123CE"})
+    assert dialogo.plate_candidates([]) == []
+
+
+def test_spelled_letters_and_digits_are_read_apart():
+    assert spelled("las letras de la patente son a, be larga, ce, de") == ("ABCD", "")
+    assert spelled("la a, la be, la ce y la de") == ("ABCD", "")
+    assert spelled("eh, a be ce, no, a be de") == ("ABD", "")
+    assert spelled("los números son ciento veintitrés") == ("", "123")
+
+
+ANSWERS = ["sí", "no", "eh", "", "AB 123 CD", "no, es AB 124 CD", "dos horas", "no, tres horas", "techado",
+           "me da igual", "a be ce de", "uno dos tres", "pe de efe", "cuatro cinco seis", "sí, dos horas",
+           "AB 123 CD, dos horas, techado", "no, es ABC 123", "la patente es ABC 123 y me quedo media hora"]
+answers = st.one_of(st.sampled_from(ANSWERS), st.lists(st.builds(Hypothesis, st.sampled_from(ANSWERS),
+                                                                 st.floats(-3.0, 0.0)), max_size=3))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(answers, max_size=20), st.integers(1, 5))
+def test_any_answers_confirm_every_value_and_never_repeat_a_refused_one(script, max_failures):
+    with tempfile.TemporaryDirectory() as tmp:
+        parking = lote.Parking(Path(tmp) / "lote.db")
+        parking.create_spots(4, covered=2)
+        d = dialogo.Dialogue(parking, max_failures=max_failures, clock=lambda: NOW)
+        d.start()
+        for heard in script:
+            before, pending = dict(d.slots), dict(d.pending or {})
+            turn = d.answer(heard)
+            assert d.question in QUESTIONS or d.question is None
+            for slot, value in d.slots.items():  # a value enters only by a "sí" to exactly that proposal
+                if slot not in before and value is not None and not turn.done:
+                    assert pending.get(slot) == value
+            for slot, value in (d.pending or {}).items():
+                assert value not in d.rejected.get(slot, set())
+            if turn.done:
+                if not turn.ticket.get("staff"):
+                    assert turn.ticket["plate"] == d.slots["plate"]
+                break

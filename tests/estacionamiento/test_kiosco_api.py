@@ -14,7 +14,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from estacionamiento import lote
+from estacionamiento.escucha import N_BEST, hear, takes_n_best
 from estacionamiento.kiosco import MAX_UPLOAD, create_app
+from texto.hipotesis import CONFIRM, COVERED, PLATE, STAY, Hypothesis
 
 
 class Scripted:
@@ -169,3 +171,64 @@ def test_refusals_do_not_count_as_failed_answers(tmp_path, clips):
         refused(client.post(f"/api/sesiones/{sid}/respuesta", content=clips["silencio"]), 400)
     turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
     assert not turn["listo"] and turn["texto"] == "Entendí AB 123 CD. ¿Es correcto?"
+
+
+class NBestScripted:
+    """An engine with the n-best contract (texto/hipotesis.py): answers the given lists in order and
+    records the `question` and `n_best` each call was decoded for."""
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.asked = []
+
+    def transcribe(self, audios, beam_size=None, *, n_best=1, question=None):
+        if not self.replies:
+            pytest.fail(f"the model was reached ({len(audios)} audio(s))")
+        self.asked.append((question, n_best))
+        reply = [Hypothesis(text, score) for text, score in self.replies.pop(0)]
+        return [reply] if n_best > 1 or question is not None else [reply[0].text]
+
+
+def test_the_kiosk_asks_for_n_best_and_offers_the_next_candidate(tmp_path, clips):
+    engine = NBestScripted([("la patente es AB 123 CE", -0.1), ("la patente es AB 123 CB", -0.6)], [("No.", -0.1)],
+                           [("Sí.", -0.1)], [("Dos horas.", -0.2)], [("Sí.", -0.1)], [("No.", -0.1)])
+    client, parking = kiosk(tmp_path, engine)
+    sid = begin(client)
+    turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
+    assert (turn["texto"], turn["oido"]) == ("Entendí AB 123 CE. ¿Es correcto?", "la patente es AB 123 CE")
+    assert turn["hipotesis"] == [{"texto": "la patente es AB 123 CE", "puntaje": -0.1},
+                                 {"texto": "la patente es AB 123 CB", "puntaje": -0.6}]
+    turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
+    assert turn["texto"] == "¿Entonces es AB 123 CB?" and turn["oido"] == "No."
+    for _ in range(4):
+        turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
+    assert turn["listo"] and turn["ticket"]["plate"] == "AB123CB"
+    assert [q for q, _ in engine.asked] == [PLATE, CONFIRM, CONFIRM, STAY, CONFIRM, COVERED]
+    assert {n for _, n in engine.asked} == {N_BEST}
+    assert [e.plate for e in parking.entries()] == ["AB123CB"]
+
+
+def test_an_engine_without_n_best_is_asked_as_before():
+    """The front ends' adapter: an engine that only takes `audios` gets exactly that, and its text is a
+    one-item list."""
+    engine = Scripted("la patente es AB 123 CD")
+    assert hear(engine, np.zeros(16000, np.float32), PLATE) == [Hypothesis("la patente es AB 123 CD", 0.0)]
+    assert not takes_n_best(engine) and takes_n_best(NBestScripted())
+
+
+@pytest.mark.parametrize("clip, said", [("vacio", "llegó vacía"), ("silencio", "No te escuché"),
+                                        ("roto", "No pude usar la grabación (audio ilegible)")])
+def test_a_bad_recording_mid_session_is_a_spanish_400_and_the_session_goes_on(tmp_path, clips, clip, said):
+    """After "¿es correcto?": the refusal says why in Spanish, the proposal still waits, nothing is in the lot."""
+    engine = Scripted("la patente es AB 123 CD, dos horas, techado", "sí")
+    client, parking = kiosk(tmp_path, engine)
+    sid = begin(client)
+    turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
+    assert turn["texto"] == "Entendí AB 123 CD, 2 horas (hasta las " + turn["texto"].split("hasta las ")[1]
+    bad = {"vacio": b"", "roto": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(200)), "silencio": clips["silencio"]}
+    detail = refused(client.post(f"/api/sesiones/{sid}/respuesta", content=bad[clip]), 400)
+    assert said in detail and "de nuevo" in detail
+    assert parking.entries() == []
+    turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
+    assert turn["listo"] and turn["ticket"]["plate"] == "AB123CD" and turn["voz"].endswith("?n=2")
+    assert [e.plate for e in parking.entries()] == ["AB123CD"]
