@@ -43,7 +43,8 @@ HINTS = {
     "stay_minutes": "Por ejemplo: dos horas, media hora o hasta las seis de la tarde.",
     "covered": "Decí sí o no. Si te da igual, decí: me da igual.",
 }
-FUSED = ("plate", "stay_minutes")  # slots whose misheard values are kept as evidence and offered again
+FUSED = ("plate", "stay_minutes")
+DOUBTED = 0.3  # weight left to readings whose proposal, with other values, got a "no"  # slots whose misheard values are kept as evidence and offered again
 SPELL_AFTER = 2  # failed rounds of the plate question before it is asked letters first, then digits
 SPELLING = {  # the plate in parts: the prompt, the hint after an answer without them, the lengths a plate has
     "letters": ("Decime solo las letras de la patente, una por una.",
@@ -221,9 +222,11 @@ class Dialogue:
             return self._fail(text + " Decí sí o no.", speech + " Decí sí o no.", then_pending=self.pending)
         refused, self.pending = self.pending, None
         if len(refused) > 1:  # which value was wrong is unknown: nothing is ruled out, only the extras forgotten
-            for slot in refused:
+            for slot in refused:  # and what was heard for the asked slot is doubted: a fresh answer outweighs it
                 if slot != self.asking:
                     self.heard.pop(slot, None)
+                elif slot in self.heard:
+                    self.heard[slot] = [(value, w * DOUBTED) for value, w in self.heard[slot]]
             return self._round_failed("Perdón.")
         [(slot, value)] = refused.items()
         self.rejected.setdefault(slot, set()).add(value)
