@@ -20,9 +20,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from modelo import contexto, pesos
+from modelo import contexto, gramatica, pesos
 from modelo.audio import SAMPLE_RATE, log_mel
-from modelo import gramatica
 from modelo.decodificacion import (FALLBACK_BEST_OF, FALLBACK_TEMPERATURES, PLATE_NBEST_BEAM, is_repetition_loop,
                                    retry_loops, transcribe_batch, transcribe_nbest)
 from modelo.precision import cpu_threads, decode_dtype, default_device

@@ -70,3 +70,28 @@ def test_bad_n_best_or_question_is_a_spanish_error(engines, clips):
         engines["ctranslate2"].transcribe([clips["frase"]], n_best=0)
     with pytest.raises(ValueError, match="pregunta desconocida 'color'"):
         engines["openai"].transcribe([clips["frase"]], question="color")
+
+
+def test_the_plate_filter_starts_at_the_first_spelled_symbol_and_lets_the_text_go_on(base_model):
+    import torch
+
+    from modelo import decodificacion, gramatica
+
+    tokenizer = decodificacion.get_tokenizer(base_model, "es")
+    grammar = gramatica.PlateGrammar(tokenizer, sample_begin=3)
+    word, comma = tokenizer.encode(" patente")[0], tokenizer.encode(",")[0]
+    p, d, four = (tokenizer.encode(" " + c)[0] for c in "PD4")
+    plate = [p, d, tokenizer.encode(" F")[0], four, tokenizer.encode(" 5")[0], tokenizer.encode(" 6")[0]]
+    rows = [[word], [word, p, d], [word, *plate], [word, *plate, comma]]  # before, inside, complete, after it
+    tokens = torch.stack([torch.tensor([1, 2, 3, *r] + [comma] * (8 - len(r))) for r in rows])  # (4, 11)
+    lengths = [3 + len(r) for r in rows]
+    logits = torch.zeros(len(rows), base_model.dims.n_vocab)
+    plate_filter = gramatica.PlateFromFirstSymbol(grammar)
+    for row, length in enumerate(lengths):  # whisper calls it with every row at one length; here one at a time
+        plate_filter.apply(logits[row : row + 1], tokens[row : row + 1, :length])
+    allowed = [row.isfinite() for row in logits]
+    symbols = plate_filter.symbols
+    assert allowed[0].all()  # no symbol yet: free
+    assert allowed[1][symbols].all() and allowed[1].sum() == len(symbols)  # "P D": only symbols (AA999AA, AAA999)
+    assert not allowed[2][symbols].any() and allowed[2][comma] and allowed[2][tokenizer.eot]  # complete: no 7th symbol
+    assert allowed[3].all()  # the plate is behind: free again
