@@ -32,8 +32,10 @@ ENGINES = ("openai", "ctranslate2")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "ct2"
 TEXT_CTX = 448  # CTranslate2 generates at most half of max_length: 224 tokens, openai-whisper's sample_len
 # Previous text given to the decoder for each question (whisper's prompt), e.g. {PLATE: "Patente:"}. None by
-# default: on base and espeak-ng's held-out voices a "Patente:" prompt measured no better (EXPERIMENTOS).
+# default: on base, CTranslate2 int8, 30 plates spelled in the held-out espeak-ng voices, "Patente:" got the
+# first plate right 3 times against 5 without it.
 QUESTION_PROMPTS: dict[str, str] = {}
+CT2_GRAMMAR_BEAM = 4  # the plate grammar by prefix (CTranslate2Engine._grammar_plates): each step is one generate
 
 
 def check_nbest(n_best: int, question: str | None) -> None:
@@ -101,6 +103,10 @@ class CTranslate2Engine:
     directory: Path | None = None  # the CTranslate2 directory loaded (an export of `spec` if it was not one)
     audio_context: str = contexto.FULL  # what the export recorded (contexto.py); CTranslate2 takes short windows
     prompts: dict[str, str] = field(default_factory=lambda: dict(QUESTION_PROMPTS))  # question -> previous text
+    # The plate grammar by prefix (_grammar_plates) when the wide beam gives too few plates. Off: on base and
+    # 30 plates spelled in the held-out voices it found no right plate more (5/30 either way) and doubled the
+    # wait (p50 2.7 -> 5.5 s, 2 busy cores); it is for a model that spells plates and drops a symbol.
+    plate_prefix: bool = False
     _tokenizer: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -130,12 +136,13 @@ class CTranslate2Engine:
                 clips, seconds, n_best, beam_size, question))
 
         def window(clips: list[np.ndarray], seconds: int) -> list[str]:
-            def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
-                return [h[0].text for h in self._generate([clips[i] for i in indices], seconds,
-                                                          sampling_temperature=temperature, sampling_topk=0,
-                                                          num_hypotheses=FALLBACK_BEST_OF)]
+            encoded = self._encode(clips, seconds)
 
-            texts = [h[0].text for h in self._generate(clips, seconds, beam_size=beam_size or 1)]
+            def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
+                return [h[0].text for h in self._generate(encoded[indices], sampling_temperature=temperature,
+                                                          sampling_topk=0, num_hypotheses=FALLBACK_BEST_OF)]
+
+            texts = [h[0].text for h in self._generate(encoded, beam_size=beam_size or 1)]
             ctranslate2.set_random_seed(0)  # the same fallback text on every run
             return retry_loops(texts, sample)
 
@@ -148,31 +155,94 @@ class CTranslate2Engine:
         wide = question == PLATE
         width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if wide else 1)
         prompt = self.prompts.get(question)
-        found = self._generate(clips, seconds, prompt, beam_size=width, num_hypotheses=width if wide else n_best)
+        encoded = self._encode(clips, seconds)
+        found = self._generate(encoded, prompt, beam_size=width, num_hypotheses=width if wide else n_best)
         found = [[h for h in clip if not is_repetition_loop(h.text)] for clip in found]
         remaining = [i for i, clip in enumerate(found) if not clip]
         ctranslate2.set_random_seed(0)
         for temperature in FALLBACK_TEMPERATURES:
             if not remaining:
                 break
-            sampled = self._generate([clips[i] for i in remaining], seconds, prompt, sampling_temperature=temperature,
-                                     sampling_topk=0, num_hypotheses=FALLBACK_BEST_OF)
+            sampled = self._generate(encoded[remaining], prompt, sampling_temperature=temperature, sampling_topk=0,
+                                     num_hypotheses=FALLBACK_BEST_OF)
             for i, clip in zip(remaining, sampled, strict=True):
                 found[i] = clip[:1]
             remaining = [i for i in remaining if is_repetition_loop(found[i][0].text)]
         joined = [[Hypothesis(letras.join_spelled_capitals(h.text), h.score) for h in clip] for clip in found]
-        if wide:
-            return [gramatica.distinct_plates(clip, n_best) for clip in joined]
-        return [gramatica.distinct_texts(clip, n_best) for clip in joined]
+        if not wide:
+            return [gramatica.distinct_texts(clip, n_best) for clip in joined]
+        plates = [gramatica.distinct_plates(clip, n_best) for clip in joined]
+        for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
+            if self.plate_prefix and clip and len(plates[i]) < n_best:
+                more = [Hypothesis(letras.join_spelled_capitals(h.text), h.score)
+                        for h in self._grammar_plates(encoded[i : i + 1], prompt, clip[0].text)]
+                plates[i] = gramatica.distinct_plates(joined[i] + more, n_best)
+        return plates
 
-    def _generate(self, audios: list[np.ndarray], seconds: int, prompt: str | None = None,
-                  **options) -> list[list[Hypothesis]]:
-        """One `generate` for the batch (one window) -> each clip's hypotheses, best first, as text with
-        CTranslate2's score (sum of log-probs / length). `prompt`: previous text for the decoder."""
-        encoded = self.model.encode(np.stack([self.features(a, seconds) for a in audios]))
-        previous = self._tokenizer.encode(" " + prompt.strip()) if prompt else []
-        tokens = self.model.get_prompt(self._tokenizer, previous, without_timestamps=True) if previous else self._prompt
-        results = self.model.model.generate(encoded, [list(tokens) for _ in audios], max_length=TEXT_CTX,
+    def _grammar_plates(self, encoded: np.ndarray, prompt: str | None, best: str) -> list[Hypothesis]:
+        """The plate grammar by prefix, CTranslate2 having no logits hook: from the first spelled symbol of `best`
+        (" M" in "La patente es M, J, A…"), a beam of CT2_GRAMMAR_BEAM over the symbols, each step one
+        `generate` whose prefix is each beam's symbols so far, its next-token logits masked to the shapes
+        (gramatica.PlateGrammar); each complete plate is then decoded on to the end, greedily, and scored by
+        the model's own log-probs of the whole text (teacher-forced, no mask). [] if `best` spells nothing.
+        encoded: the clip's encoder output (1, positions, d). Each step pays the cross-attention of every beam
+        again, hence a narrow beam, and only when the wide beam gave too few plates."""
+        grammar = gramatica.PlateGrammar(self._tokenizer, 0)
+        start = self._prompt_tokens(prompt)
+        said = self._tokenizer.encode(" " + best)
+        first = next((i for i, t in enumerate(said) if t in grammar.kind), None)
+        if first is None:
+            return []
+        context = start + said[:first]
+
+        def run(prefixes: list[list[int]], more: int) -> list:  # generate after each prefix, logits included
+            longest = max(len(p) for p in prefixes) - len(start)  # text tokens; CTranslate2 writes max_length / 2
+            return self.model.model.generate(ctranslate2.StorageView.from_array(np.repeat(encoded, len(prefixes), 0)),
+                                             prefixes, beam_size=1, max_length=2 * (longest + more),
+                                             return_logits_vocab=True, suppress_blank=False)
+
+        beams, complete = [([], 0.0)], []
+        while beams:
+            grown = []
+            for (symbols, logp), result in zip(beams, run([context + s for s, _ in beams], 1), strict=True):
+                logprobs = torch.from_numpy(np.asarray(result.logits[0][len(context) + len(symbols) - len(start)]))
+                logprobs = logprobs.float().log_softmax(-1)
+                for kind in grammar.allowed(grammar.pattern(symbols)):
+                    if kind == "eot":
+                        complete.append(symbols)
+                    else:
+                        grown += [(symbols + [t], logp + logprobs[t].item()) for t in grammar.ids[kind].tolist()]
+            beams = sorted(grown, key=lambda b: -b[1])[:CT2_GRAMMAR_BEAM]
+        if not complete:
+            return []
+        hypotheses = []
+        for result in run([context + s for s in complete], gramatica.MAX_SYMBOLS + 32):
+            tokens = list(result.sequences_ids[0])  # the text tokens after the prompt, prefix included
+            steps = [torch.from_numpy(np.asarray(x)).float().log_softmax(-1) for x in result.logits[0]]
+            picked = [lp[t].item() for lp, t in zip(steps, tokens + [self._tokenizer.eot], strict=False)]
+            text = self._tokenizer.decode(tokens).strip()
+            if not is_repetition_loop(text):  # free after the plate, a model may go on "S S S S …"
+                hypotheses.append(Hypothesis(text, sum(picked) / max(len(picked), 1)))
+        return hypotheses
+
+    def _prompt_tokens(self, prompt: str | None) -> list[int]:
+        """The start of the decoder's input: the task's special tokens, after the previous text if any."""
+        if not prompt:
+            return list(self._prompt)
+        previous = self._tokenizer.encode(" " + prompt.strip())
+        return list(self.model.get_prompt(self._tokenizer, previous, without_timestamps=True))
+
+    def _encode(self, audios: list[np.ndarray], seconds: int) -> np.ndarray:
+        """One window's clips -> encoder output (B, positions, d) in host memory, once for every generate."""
+        features = np.ascontiguousarray(np.stack([self.features(a, seconds) for a in audios]))
+        return np.asarray(self.model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=True))
+
+    def _generate(self, encoded: np.ndarray, prompt: str | None = None, **options) -> list[list[Hypothesis]]:
+        """One `generate` for the batch (encoder output (B, positions, d)) -> each clip's hypotheses, best first,
+        as text with CTranslate2's score (sum of log-probs / length). `prompt`: previous text for the decoder."""
+        tokens = self._prompt_tokens(prompt)
+        results = self.model.model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
+                                            [list(tokens) for _ in encoded], max_length=TEXT_CTX,
                                             suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
                                             **options)
         return [[Hypothesis(self._tokenizer.decode(ids).strip(), score) for ids, score in

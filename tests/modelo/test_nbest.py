@@ -24,7 +24,8 @@ def engines(base_model, tmp_path_factory):
 def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("nbest")
     return {"frase": load_audio(say("Buenos días, quiero dejar el auto en el estacionamiento.", d / "frase.wav")),
-            "patente": load_audio(say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", d / "patente.wav"))}
+            "patente": load_audio(say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", d / "patente.wav")),
+            "simbolos": load_audio(say(f"La patente es: {PAUSE} {spell('AB123CD')}.", d / "simbolos.wav"))}
 
 
 def assert_ranked(hypotheses: list[Hypothesis], at_most: int):
@@ -95,3 +96,25 @@ def test_the_plate_filter_starts_at_the_first_spelled_symbol_and_lets_the_text_g
     assert allowed[1][symbols].all() and allowed[1].sum() == len(symbols)  # "P D": only symbols (AA999AA, AAA999)
     assert not allowed[2][symbols].any() and allowed[2][comma] and allowed[2][tokenizer.eot]  # complete: no 7th symbol
     assert allowed[3].all()  # the plate is behind: free again
+
+
+def test_ctranslate2_holds_plates_to_the_shapes_by_prefix(engines, clips):
+    """CTranslate2 has no logits hook: from the first spelled symbol, each step's logits under every beam's
+    prefix are masked to the shapes, and the finished plates decoded on and scored by the model."""
+    engine = engines["ctranslate2"]
+    encoded = engine._encode([clips["simbolos"]], 30)
+    [[best, *_]] = engine._generate(encoded, beam_size=5)
+    assert extract(best.text).plate != "AB123CD", best  # measured: "A, B, 1, 2, 3, C, B"
+    found = engine._grammar_plates(encoded, None, best.text)
+    plates = [extract(h.text).plate for h in found]
+    assert all(plates) and all(h.score <= 0 for h in found) and "AB123CD" in plates, found
+    assert engine._grammar_plates(encoded, None, "buenos días") == []  # nothing spelled: nothing to hold
+    # Asked for more plates than the wide beam holds, the grammar's fill the list: distinct, valid, best first.
+    wide_only = engine.transcribe([clips["simbolos"]], n_best=6, question=PLATE)[0]
+    engine.plate_prefix = True
+    try:
+        many = engine.transcribe([clips["simbolos"]], n_best=6, question=PLATE)[0]
+    finally:
+        engine.plate_prefix = False
+    assert_ranked(many, 6)
+    assert len(many) > len(wide_only) and len({extract(h.text).plate for h in many}) == len(many), (many, wide_only)
