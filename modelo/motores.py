@@ -22,8 +22,15 @@ from faster_whisper.transcribe import get_suppressed_tokens
 
 from modelo import contexto, gramatica, pesos
 from modelo.audio import SAMPLE_RATE, log_mel
-from modelo.decodificacion import (FALLBACK_BEST_OF, FALLBACK_TEMPERATURES, PLATE_NBEST_BEAM, is_repetition_loop,
-                                   retry_loops, transcribe_batch, transcribe_nbest)
+from modelo.decodificacion import (
+    FALLBACK_BEST_OF,
+    FALLBACK_TEMPERATURES,
+    PLATE_NBEST_BEAM,
+    is_repetition_loop,
+    retry_loops,
+    transcribe_batch,
+    transcribe_nbest,
+)
 from modelo.precision import cpu_threads, decode_dtype, default_device
 from texto import letras
 from texto.hipotesis import PLATE, QUESTIONS, Hypothesis
