@@ -1,9 +1,10 @@
 """Issue 25's n-best: both engines on real espeak-ng speech with the bundled base, as the dialogue calls them."""
 
 import pytest
+import torch
 
 from habla import PAUSE, say, spell
-from modelo import motores
+from modelo import decodificacion, gramatica, motores
 from modelo.audio import load_audio
 from texto.extraccion import extract
 from texto.hipotesis import PLATE, Hypothesis
@@ -74,10 +75,6 @@ def test_bad_n_best_or_question_is_a_spanish_error(engines, clips):
 
 
 def test_the_plate_filter_starts_at_the_first_spelled_symbol_and_lets_the_text_go_on(base_model):
-    import torch
-
-    from modelo import decodificacion, gramatica
-
     tokenizer = decodificacion.get_tokenizer(base_model, "es")
     grammar = gramatica.PlateGrammar(tokenizer, sample_begin=3)
     word, comma = tokenizer.encode(" patente")[0], tokenizer.encode(",")[0]
