@@ -17,6 +17,7 @@ import whisper
 
 from modelo import gramatica
 from texto import letras
+from texto.hipotesis import PLATE, Hypothesis
 
 
 def get_tokenizer(model: whisper.model.Whisper, language: str):
@@ -101,6 +102,33 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
     return max(scored)[1]
 
 
+@contextlib.contextmanager
+def _encoded(model: whisper.model.Whisper, mel: torch.Tensor, autocast: torch.dtype | None):
+    """Eval mode and `autocast` for the block; yields the encoder output (B, frames // 2, d) in fp32 of a mel
+    (B, n_mels, frames) or of an encoder output itself."""
+    was_training = model.training
+    model.eval()
+    mel = mel.to(next(model.parameters()).device)
+    # nullcontext, not enabled=False: inside Lightning's validation an outer autocast must stay on
+    mixed = torch.autocast(mel.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    try:
+        with mixed:
+            features = mel
+            if mel.shape[-2] == model.dims.n_mels:
+                features = model.encoder(mel)  # (B, frames // 2, d), once for the first pass and the retries
+            yield features.float()  # whisper's DecodingTask takes fp32 features when fp16=False
+    finally:
+        model.train(was_training)
+
+
+@contextlib.contextmanager
+def _seeded(device: torch.device):
+    """Seeded and forked: the same sampled text on every run, and the caller's random stream untouched."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        yield
+
+
 @torch.no_grad()
 def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: str, beam_size: int | None = None,
                      autocast: torch.dtype | None = None, plate_grammar: bool = True) -> list[str]:
@@ -115,30 +143,122 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     """
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
                                       fp16=False, beam_size=beam_size)
-    was_training = model.training
-    model.eval()
-    mel = mel.to(next(model.parameters()).device)
-    # nullcontext, not enabled=False: inside Lightning's validation an outer autocast must stay on
-    mixed = torch.autocast(mel.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
 
     def sample(indices: list[int], temperature: float) -> list[str]:
         retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
         return [r.text.strip() for r in _decode(model, features[indices], retry)]
 
-    try:
-        with mixed:
-            features = mel
-            if mel.shape[-2] == model.dims.n_mels:
-                features = model.encoder(mel)  # (B, frames // 2, d), once for the first pass and the retries
-            features = features.float()  # whisper's DecodingTask takes fp32 features when fp16=False
-            texts = [r.text.strip() for r in _decode(model, features, options)]
-            # Seeded and forked: the same text on every run, and the caller's random stream untouched.
-            with torch.random.fork_rng(devices=[mel.device] if mel.device.type == "cuda" else []):
-                torch.manual_seed(0)
-                texts = retry_loops(texts, sample)
-            if plate_grammar:
-                texts = [gramatica.repair_plates(text, functools.partial(decode_plate, model, features[i : i + 1], options))
-                         for i, text in enumerate(texts)]
-    finally:
-        model.train(was_training)
+    with _encoded(model, mel, autocast) as features:
+        texts = [r.text.strip() for r in _decode(model, features, options)]
+        with _seeded(features.device):
+            texts = retry_loops(texts, sample)
+        if plate_grammar:
+            texts = [gramatica.repair_plates(text, functools.partial(decode_plate, model, features[i : i + 1], options))
+                     for i, text in enumerate(texts)]
     return [letras.join_spelled_capitals(text) for text in texts]
+
+
+class _EveryCandidate(whisper.decoding.SequenceRanker):
+    """Picks as `inner` does, and keeps every finished candidate of each clip, (tokens, sum of log-probs), for
+    the n-best."""
+
+    def __init__(self, inner: whisper.decoding.SequenceRanker):
+        self.inner = inner
+        self.candidates: list[list[tuple[list[int], float]]] = []
+
+    def rank(self, tokens: list[list[torch.Tensor]], sum_logprobs: list[list[float]]) -> list[int]:
+        self.candidates = [[(t.tolist(), lp) for t, lp in zip(ts, lps, strict=True)]
+                           for ts, lps in zip(tokens, sum_logprobs, strict=True)]
+        return self.inner.rank(tokens, sum_logprobs)
+
+
+def _beam_candidates(model: whisper.model.Whisper, features: torch.Tensor, options: whisper.DecodingOptions,
+                     plate_filter: bool = False) -> tuple[whisper.decoding.DecodingTask, list[list[tuple[list[int], float]]]]:
+    """Every finished beam of each clip, (text tokens, sum of log-probs); with `plate_filter` under
+    gramatica.PlateFromFirstSymbol (its sums are then of the masked distribution)."""
+    task = _GroupedDecodingTask(model, options)
+    if plate_filter:
+        task.logit_filters.append(gramatica.PlateFromFirstSymbol(gramatica.PlateGrammar(task.tokenizer,
+                                                                                        task.sample_begin)))
+    ranker = task.sequence_ranker = _EveryCandidate(task.sequence_ranker)
+    task.run(features)
+    return task, ranker.candidates
+
+
+def mean_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
+                  candidates: list[list[int]], eot: int) -> list[float]:
+    """log p(candidate + end-of-text | context, audio) per token under the model, no mask: teacher-forced,
+    all candidates in one decoder pass. audio is one clip's encoder output (1, positions, d)."""
+    lengths = [len(c) + 1 for c in candidates]
+    width = max(lengths)
+    tokens = torch.tensor([context + c + [eot] * (width - len(c)) for c in candidates], device=audio.device)  # (N, T)
+    logits = model.decoder(tokens, audio.expand(len(candidates), -1, -1))  # (N, T, V)
+    logprobs = logits[:, len(context) - 1 : -1].float().log_softmax(-1)  # (N, width, V)
+    picked = logprobs.gather(-1, tokens[:, len(context):, None])[..., 0]  # (N, width)
+    mask = torch.arange(width, device=audio.device)[None, :] < torch.tensor(lengths, device=audio.device)[:, None]
+    return ((picked * mask).sum(-1) / mask.sum(-1)).tolist()
+
+
+PLATE_NBEST_BEAM = 5  # the plate question's beam: its candidates are all the plates there are to rank
+
+
+@torch.no_grad()
+def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: str, n_best: int,
+                     beam_size: int | None = None, question: str | None = None, prompt: str | None = None,
+                     autocast: torch.dtype | None = None, plate_grammar: bool = True) -> list[list[Hypothesis]]:
+    """Up to `n_best` hypotheses per clip, best first, distinct texts, scored by mean log-prob per token (as
+    whisper's avg_logprob); mel as in transcribe_batch. The beam is at least `n_best` wide.
+
+    question=PLATE: the candidates of a beam under the plate's grammar from its first symbol
+    (gramatica.PlateFromFirstSymbol), scored by the model without the mask, kept when they hold a plate,
+    one per plate. Otherwise the beam's candidates: repetition loops dropped (a clip left with none is
+    sampled again, as transcribe_batch does), spelled plates of no valid shape repaired (`plate_grammar`).
+    `prompt`: previous text the decoder is given (whisper's prompt), e.g. matched to the question.
+    """
+    width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if question == PLATE else 1)
+    options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True, fp16=False,
+                                      beam_size=width if width > 1 else None, prompt=prompt)
+    with _encoded(model, mel, autocast) as features:
+        if question == PLATE:
+            return [_plates(model, features[i : i + 1], options, n_best) for i in range(len(features))]
+        task, candidates = _beam_candidates(model, features, options)
+        hypotheses = [[Hypothesis(task.tokenizer.decode(tokens).strip(), lp / (len(tokens) + 1))
+                       for tokens, lp in clip] for clip in candidates]
+        hypotheses = [[h for h in clip if not is_repetition_loop(h.text)] for clip in hypotheses]
+        _sample_again(model, features, options, hypotheses)
+        if plate_grammar:
+            hypotheses = [[dataclasses.replace(h, text=gramatica.repair_plates(
+                h.text, functools.partial(decode_plate, model, features[i : i + 1], options))) for h in clip]
+                for i, clip in enumerate(hypotheses)]
+    return [gramatica.distinct_texts([dataclasses.replace(h, text=letras.join_spelled_capitals(h.text)) for h in clip],
+                                     n_best) for clip in hypotheses]
+
+
+def _sample_again(model: whisper.model.Whisper, features: torch.Tensor, options: whisper.DecodingOptions,
+                  hypotheses: list[list[Hypothesis]]) -> None:
+    """A clip whose every candidate looped gets retry_loops' schedule, sampled, as its one hypothesis (the
+    last try stays, as in transcribe_batch)."""
+    remaining = [i for i, clip in enumerate(hypotheses) if not clip]
+    with _seeded(features.device):
+        for temperature in FALLBACK_TEMPERATURES:
+            if not remaining:
+                break
+            retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
+            for i, r in zip(remaining, _decode(model, features[remaining], retry), strict=True):
+                hypotheses[i] = [Hypothesis(r.text.strip(), r.avg_logprob)]
+            remaining = [i for i in remaining if is_repetition_loop(hypotheses[i][0].text)]
+
+
+def _plates(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions,
+            n_best: int) -> list[Hypothesis]:
+    """The plate question's n-best of one clip (encoder output (1, positions, d)): distinct valid plates.
+
+    One beam under gramatica.PlateFromFirstSymbol: text the model writes without spelling ("SPF-456") is left
+    free, so its plates come out as a free beam's would; spelled symbols keep to the shapes."""
+    task, candidates = _beam_candidates(model, audio, options, plate_filter=True)
+    tokens = list({tuple(t): None for t, _ in candidates[0]})
+    scores = mean_logprobs(model, audio, list(task.initial_tokens), [list(t) for t in tokens], task.tokenizer.eot)
+    texts = [letras.join_spelled_capitals(task.tokenizer.decode(list(t)).strip()) for t in tokens]
+    hypotheses = [Hypothesis(text, score) for text, score in zip(texts, scores, strict=True)
+                  if not is_repetition_loop(text)]
+    return gramatica.distinct_plates(hypotheses, n_best)

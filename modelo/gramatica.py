@@ -22,6 +22,8 @@ from collections.abc import Callable
 import torch
 from whisper.decoding import LogitFilter, SequenceRanker
 
+from texto.extraccion import extract
+from texto.hipotesis import Hypothesis
 from texto.letras import PLATE_SHAPES
 
 # At least 4 capitals/digits written apart, one or two at a time ("P P 2 9 7", "G 21 3 H K I D"), as the
@@ -125,3 +127,55 @@ def repair_plates(text: str, decode_plate: Callable[[str, str, list[str]], str])
         position = start + len(plate)
     return text
 
+
+
+class PlateFromFirstSymbol(LogitFilter):
+    """whisper logit filter for the answer to the plate question: the text is free until its first spelled
+    symbol (" P", " 4"); from there the symbols keep to some plate shape, and once one is complete no further
+    symbol may follow (the text goes on freely: ", listo"). So every finished beam holds a plate of valid
+    shape, or none at all (a text that never spelled one)."""
+
+    def __init__(self, grammar: PlateGrammar):
+        self.grammar = grammar
+        self.symbols = torch.cat([grammar.ids["L"], grammar.ids["D"]])
+
+    def apply(self, logits: torch.Tensor, tokens: torch.Tensor) -> None:
+        # logits (n_beams, vocab), tokens (n_beams, sample_begin + steps so far); in place
+        for row in range(tokens.shape[0]):
+            generated = tokens[row, self.grammar.sample_begin :].tolist()
+            start = next((i for i, t in enumerate(generated) if t in self.grammar.kind), None)
+            if start is None:
+                continue
+            pattern = self.grammar.pattern(generated[start:])
+            if "?" in pattern:  # the plate is behind: free text
+                continue
+            mask = torch.full_like(logits[row], -float("inf"))
+            for kind in self.grammar.allowed(pattern):
+                if kind == "eot":  # complete: anything but another symbol
+                    mask.zero_()
+                    mask[self.symbols.to(logits.device)] = -float("inf")
+                else:
+                    mask[self.grammar.ids[kind].to(logits.device)] = 0
+            logits[row] += mask
+
+
+def distinct_plates(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
+    """The answers to the plate question, best score first, that hold a plate (extraccion.extract), one per
+    plate: the list the dialogue offers is distinct valid plates."""
+    seen, kept = set(), []
+    for h in sorted(hypotheses, key=lambda h: -h.score):
+        plate = extract(h.text).plate
+        if plate and plate not in seen:
+            seen.add(plate)
+            kept.append(h)
+    return kept[:n]
+
+
+def distinct_texts(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
+    """Best score first, one per text, no empty text."""
+    seen, kept = set(), []
+    for h in sorted(hypotheses, key=lambda h: -h.score):
+        if h.text and h.text not in seen:
+            seen.add(h.text)
+            kept.append(h)
+    return kept[:n]

@@ -20,15 +20,36 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from modelo import contexto, pesos
+from modelo import contexto, gramatica, pesos
 from modelo.audio import SAMPLE_RATE, log_mel
-from modelo.decodificacion import FALLBACK_BEST_OF, retry_loops, transcribe_batch
+from modelo.decodificacion import (
+    FALLBACK_BEST_OF,
+    FALLBACK_TEMPERATURES,
+    PLATE_NBEST_BEAM,
+    is_repetition_loop,
+    retry_loops,
+    transcribe_batch,
+    transcribe_nbest,
+)
 from modelo.precision import cpu_threads, decode_dtype, default_device
 from texto import letras
+from texto.hipotesis import PLATE, QUESTIONS, Hypothesis
 
 ENGINES = ("openai", "ctranslate2")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "ct2"
 TEXT_CTX = 448  # CTranslate2 generates at most half of max_length: 224 tokens, openai-whisper's sample_len
+# Previous text given to the decoder for each question (whisper's prompt), e.g. {PLATE: "Patente:"}. None by
+# default: on base, CTranslate2 int8, 30 plates spelled in the held-out espeak-ng voices, "Patente:" got the
+# first plate right 3 times against 5 without it.
+QUESTION_PROMPTS: dict[str, str] = {}
+CT2_GRAMMAR_BEAM = 4  # the plate grammar by prefix (CTranslate2Engine._grammar_plates): each step is one generate
+
+
+def check_nbest(n_best: int, question: str | None) -> None:
+    if n_best < 1:
+        raise ValueError(f"n_best tiene que ser al menos 1, no {n_best}.")
+    if question is not None and question not in QUESTIONS:
+        raise ValueError(f"pregunta desconocida {question!r}: usá una de {', '.join(QUESTIONS)}.")
 
 
 @dataclass
@@ -41,6 +62,7 @@ class OpenAIEngine:
     name: str = "openai"
     precision: str = "fp32"  # PRECISIONS: fp32 gives the same numbers on any hardware; auto is bf16 where it is native
     plate_grammar: bool = True  # a spelled plate of no valid shape is decoded again under the shapes (gramatica.py)
+    prompts: dict[str, str] = field(default_factory=lambda: dict(QUESTION_PROMPTS))  # question -> previous text
     autocast: object = field(init=False, repr=False)  # the dtype decoding runs in (None: fp32)
 
     def __post_init__(self):  # a bad precision fails here, at load, not at the first batch
@@ -50,11 +72,22 @@ class OpenAIEngine:
     def audio_context(self) -> str:
         return contexto.of(self.model)
 
-    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
+    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None, *, n_best: int = 1,
+                   question: str | None = None) -> list[str] | list[list[Hypothesis]]:
         """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding, each clip in
-        the window of the model's audio context (contexto.py)."""
-        def window(clips: list[np.ndarray], seconds: int) -> list[str]:
+        the window of the model's audio context (contexto.py).
+
+        With `n_best` > 1 or a `question` (hipotesis.QUESTIONS): a list of Hypothesis per clip instead, at most
+        n_best, best first (decodificacion.transcribe_nbest); on PLATE, distinct valid plates."""
+        check_nbest(n_best, question)
+        nbest = n_best > 1 or question is not None
+
+        def window(clips: list[np.ndarray], seconds: int) -> list:
             mel = torch.stack([log_mel(a, self.model.dims.n_mels, seconds) for a in clips])  # (B, n_mels, 100 * seconds)
+            if nbest:
+                return transcribe_nbest(self.model, mel, self.language, n_best, beam_size=beam_size, question=question,
+                                        prompt=self.prompts.get(question), autocast=self.autocast,
+                                        plate_grammar=self.plate_grammar)
             return transcribe_batch(self.model, mel, self.language, beam_size=beam_size, autocast=self.autocast,
                                     plate_grammar=self.plate_grammar)
 
@@ -76,6 +109,11 @@ class CTranslate2Engine:
     name: str = "ctranslate2"
     directory: Path | None = None  # the CTranslate2 directory loaded (an export of `spec` if it was not one)
     audio_context: str = contexto.FULL  # what the export recorded (contexto.py); CTranslate2 takes short windows
+    prompts: dict[str, str] = field(default_factory=lambda: dict(QUESTION_PROMPTS))  # question -> previous text
+    # The plate grammar by prefix (_grammar_plates) when the wide beam gives too few plates. Off: on base and
+    # 30 plates spelled in the held-out voices it found no right plate more (5/30 either way) and doubled the
+    # wait (p50 2.7 -> 5.5 s, 2 busy cores); it is for a model that spells plates and drops a symbol.
+    plate_prefix: bool = False
     _tokenizer: object = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -91,32 +129,137 @@ class CTranslate2Engine:
         padded[: min(len(audio), len(padded))] = audio[: len(padded)]
         return self.model.feature_extractor(padded, padding=0)[:, : contexto.mel_frames(seconds)]
 
-    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None) -> list[str]:
+    def transcribe(self, audios: list[np.ndarray], beam_size: int | None = None, *, n_best: int = 1,
+                   question: str | None = None) -> list[str] | list[list[Hypothesis]]:
         """16 kHz mono float32 clips (each ≤ 30 s) -> texts, batched greedy (or beam) decoding, each clip in
-        the window of the export's audio context (contexto.py)."""
-        def window(clips: list[np.ndarray], seconds: int) -> list[str]:
-            def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
-                return self._generate([clips[i] for i in indices], seconds, sampling_temperature=temperature,
-                                      sampling_topk=0, num_hypotheses=FALLBACK_BEST_OF)
+        the window of the export's audio context (contexto.py).
 
-            texts = self._generate(clips, seconds, beam_size=beam_size or 1)
+        With `n_best` > 1 or a `question` (hipotesis.QUESTIONS): a list of Hypothesis per clip instead, at most
+        n_best, best first, scored by CTranslate2 (mean log-prob per token). CTranslate2 has no hook for a logit
+        filter, so on PLATE a wider beam's hypotheses are ranked and kept when they hold a plate, one per plate."""
+        check_nbest(n_best, question)
+        if n_best > 1 or question is not None:
+            return by_window(audios, self.audio_context, lambda clips, seconds: self._nbest(
+                clips, seconds, n_best, beam_size, question))
+
+        def window(clips: list[np.ndarray], seconds: int) -> list[str]:
+            encoded = self._encode(clips, seconds)
+
+            def sample(indices: list[int], temperature: float) -> list[str]:  # openai's schedule, in CTranslate2's terms
+                return [h[0].text for h in self._generate(encoded[indices], sampling_temperature=temperature,
+                                                          sampling_topk=0, num_hypotheses=FALLBACK_BEST_OF)]
+
+            texts = [h[0].text for h in self._generate(encoded, beam_size=beam_size or 1)]
             ctranslate2.set_random_seed(0)  # the same fallback text on every run
             return retry_loops(texts, sample)
 
         return [letras.join_spelled_capitals(text) for text in by_window(audios, self.audio_context, window)]
 
-    def _generate(self, audios: list[np.ndarray], seconds: int, **options) -> list[str]:
-        """One `generate` for the batch (one window) -> the best hypothesis of each clip, as text."""
-        encoded = self.model.encode(np.stack([self.features(a, seconds) for a in audios]))
-        results = self.model.model.generate(encoded, [list(self._prompt) for _ in audios], max_length=TEXT_CTX,
-                                            suppress_blank=True, suppress_tokens=self._suppress, **options)
-        return [self._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+    def _nbest(self, clips: list[np.ndarray], seconds: int, n_best: int, beam_size: int | None,
+               question: str | None) -> list[list[Hypothesis]]:
+        """One window's n-best (see transcribe): the beam's hypotheses, loops dropped (a clip left with none is
+        sampled again, as in transcribe); on PLATE, a beam of PLATE_NBEST_BEAM, all kept, ranked by plate."""
+        wide = question == PLATE
+        width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if wide else 1)
+        prompt = self.prompts.get(question)
+        encoded = self._encode(clips, seconds)
+        found = self._generate(encoded, prompt, beam_size=width, num_hypotheses=width if wide else n_best)
+        found = [[h for h in clip if not is_repetition_loop(h.text)] for clip in found]
+        remaining = [i for i, clip in enumerate(found) if not clip]
+        ctranslate2.set_random_seed(0)
+        for temperature in FALLBACK_TEMPERATURES:
+            if not remaining:
+                break
+            sampled = self._generate(encoded[remaining], prompt, sampling_temperature=temperature, sampling_topk=0,
+                                     num_hypotheses=FALLBACK_BEST_OF)
+            for i, clip in zip(remaining, sampled, strict=True):
+                found[i] = clip[:1]
+            remaining = [i for i in remaining if is_repetition_loop(found[i][0].text)]
+        joined = [[Hypothesis(letras.join_spelled_capitals(h.text), h.score) for h in clip] for clip in found]
+        if not wide:
+            return [gramatica.distinct_texts(clip, n_best) for clip in joined]
+        plates = [gramatica.distinct_plates(clip, n_best) for clip in joined]
+        for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
+            if self.plate_prefix and clip and len(plates[i]) < n_best:
+                more = [Hypothesis(letras.join_spelled_capitals(h.text), h.score)
+                        for h in self._grammar_plates(encoded[i : i + 1], prompt, clip[0].text)]
+                plates[i] = gramatica.distinct_plates(joined[i] + more, n_best)
+        return plates
+
+    def _grammar_plates(self, encoded: np.ndarray, prompt: str | None, best: str) -> list[Hypothesis]:
+        """The plate grammar by prefix, CTranslate2 having no logits hook: from the first spelled symbol of `best`
+        (" M" in "La patente es M, J, A…"), a beam of CT2_GRAMMAR_BEAM over the symbols, each step one
+        `generate` whose prefix is each beam's symbols so far, its next-token logits masked to the shapes
+        (gramatica.PlateGrammar); each complete plate is then decoded on to the end, greedily, and scored by
+        the model's own log-probs of the whole text (teacher-forced, no mask). [] if `best` spells nothing.
+        encoded: the clip's encoder output (1, positions, d). Each step pays the cross-attention of every beam
+        again, hence a narrow beam, and only when the wide beam gave too few plates."""
+        grammar = gramatica.PlateGrammar(self._tokenizer, 0)
+        start = self._prompt_tokens(prompt)
+        said = self._tokenizer.encode(" " + best)
+        first = next((i for i, t in enumerate(said) if t in grammar.kind), None)
+        if first is None:
+            return []
+        context = start + said[:first]
+
+        def run(prefixes: list[list[int]], more: int) -> list:  # generate after each prefix, logits included
+            longest = max(len(p) for p in prefixes) - len(start)  # text tokens; CTranslate2 writes max_length / 2
+            return self.model.model.generate(ctranslate2.StorageView.from_array(np.repeat(encoded, len(prefixes), 0)),
+                                             prefixes, beam_size=1, max_length=2 * (longest + more),
+                                             return_logits_vocab=True, suppress_blank=False)
+
+        beams, complete = [([], 0.0)], []
+        while beams:
+            grown = []
+            for (symbols, logp), result in zip(beams, run([context + s for s, _ in beams], 1), strict=True):
+                logprobs = torch.from_numpy(np.asarray(result.logits[0][len(context) + len(symbols) - len(start)]))
+                logprobs = logprobs.float().log_softmax(-1)
+                for kind in grammar.allowed(grammar.pattern(symbols)):
+                    if kind == "eot":
+                        complete.append(symbols)
+                    else:
+                        grown += [(symbols + [t], logp + logprobs[t].item()) for t in grammar.ids[kind].tolist()]
+            beams = sorted(grown, key=lambda b: -b[1])[:CT2_GRAMMAR_BEAM]
+        if not complete:
+            return []
+        hypotheses = []
+        for result in run([context + s for s in complete], gramatica.MAX_SYMBOLS + 32):
+            tokens = list(result.sequences_ids[0])  # the text tokens after the prompt, prefix included
+            steps = [torch.from_numpy(np.asarray(x)).float().log_softmax(-1) for x in result.logits[0]]
+            picked = [lp[t].item() for lp, t in zip(steps, tokens + [self._tokenizer.eot], strict=False)]
+            text = self._tokenizer.decode(tokens).strip()
+            if not is_repetition_loop(text):  # free after the plate, a model may go on "S S S S …"
+                hypotheses.append(Hypothesis(text, sum(picked) / max(len(picked), 1)))
+        return hypotheses
+
+    def _prompt_tokens(self, prompt: str | None) -> list[int]:
+        """The start of the decoder's input: the task's special tokens, after the previous text if any."""
+        if not prompt:
+            return list(self._prompt)
+        previous = self._tokenizer.encode(" " + prompt.strip())
+        return list(self.model.get_prompt(self._tokenizer, previous, without_timestamps=True))
+
+    def _encode(self, audios: list[np.ndarray], seconds: int) -> np.ndarray:
+        """One window's clips -> encoder output (B, positions, d) in host memory, once for every generate."""
+        features = np.ascontiguousarray(np.stack([self.features(a, seconds) for a in audios]))
+        return np.asarray(self.model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=True))
+
+    def _generate(self, encoded: np.ndarray, prompt: str | None = None, **options) -> list[list[Hypothesis]]:
+        """One `generate` for the batch (encoder output (B, positions, d)) -> each clip's hypotheses, best first,
+        as text with CTranslate2's score (sum of log-probs / length). `prompt`: previous text for the decoder."""
+        tokens = self._prompt_tokens(prompt)
+        results = self.model.model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
+                                            [list(tokens) for _ in encoded], max_length=TEXT_CTX,
+                                            suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
+                                            **options)
+        return [[Hypothesis(self._tokenizer.decode(ids).strip(), score) for ids, score in
+                 zip(r.sequences_ids, r.scores, strict=True)] for r in results]
 
 
-def by_window(audios: list[np.ndarray], setting: str, transcribe: Callable[[list[np.ndarray], int], list[str]]) -> list[str]:
-    """`transcribe(clips, seconds)` once per decoding window of the context (one window at 30 s), the texts
-    back in the order of `audios`."""
-    texts: list[str] = [""] * len(audios)
+def by_window(audios: list[np.ndarray], setting: str, transcribe: Callable[[list[np.ndarray], int], list]) -> list:
+    """`transcribe(clips, seconds)` once per decoding window of the context (one window at 30 s), the results
+    (texts or n-best lists) back in the order of `audios`."""
+    texts: list = [""] * len(audios)
     for seconds, indices in contexto.by_window(setting, [len(a) / SAMPLE_RATE for a in audios]).items():
         for i, text in zip(indices, transcribe([audios[i] for i in indices], seconds), strict=True):
             texts[i] = text
