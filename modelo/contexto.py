@@ -23,6 +23,7 @@ from whisper.audio import CHUNK_LENGTH, HOP_LENGTH, SAMPLE_RATE
 from whisper.model import AudioEncoder, Whisper
 
 FULL_SECONDS = CHUNK_LENGTH
+SAMPLE_LEN = 224  # whisper's DecodingOptions.sample_len default, for 30 s
 FULL = str(FULL_SECONDS)  # "30"
 AUTO = "auto"
 WINDOWS = (10, 15, 20, 30)  # seconds; few, so a batch of mixed lengths splits into few groups
@@ -71,6 +72,12 @@ def decoding_window(setting: str, clip_seconds: float) -> int:
     if clip_seconds <= low:
         return low
     return next((w for w in WINDOWS if w >= math.ceil(clip_seconds) and w > low), CHUNK_LENGTH)
+
+
+def max_tokens(window_frames: int) -> int:
+    """Text tokens a window of `window_frames` log-mel frames may decode: whisper's 224 per 30 s, per second
+    (75 in 10 s). A looping decode stops there instead of at 224, which on a short window is mostly loop."""
+    return max(16, math.ceil(SAMPLE_LEN * window_frames / (MEL_PER_SECOND * FULL_SECONDS)))
 
 
 def mel_frames(seconds: int) -> int:

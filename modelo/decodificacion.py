@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 import whisper
 
-from modelo import gramatica
+from modelo import contexto, gramatica
 from texto import letras
 from texto.hipotesis import PLATE, Hypothesis
 
@@ -102,6 +102,11 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
     return max(scored)[1]
 
 
+def _sample_len(model: whisper.model.Whisper, mel: torch.Tensor) -> int:
+    """contexto.max_tokens for the window of a mel (B, n_mels, frames) or encoder output (B, frames // 2, d)."""
+    return contexto.max_tokens(mel.shape[-1] if mel.shape[-2] == model.dims.n_mels else 2 * mel.shape[-2])
+
+
 @contextlib.contextmanager
 def _encoded(model: whisper.model.Whisper, mel: torch.Tensor, autocast: torch.dtype | None):
     """Eval mode and `autocast` for the block; yields the encoder output (B, frames // 2, d) in fp32 of a mel
@@ -142,7 +147,7 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     capitals joined back ("D X S 660" -> "DXS 660", see letras.spell_capitals).
     """
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True,
-                                      fp16=False, beam_size=beam_size)
+                                      fp16=False, beam_size=beam_size, sample_len=_sample_len(model, mel))
 
     def sample(indices: list[int], temperature: float) -> list[str]:
         retry = dataclasses.replace(options, temperature=temperature, beam_size=None, best_of=FALLBACK_BEST_OF)
@@ -217,7 +222,8 @@ def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     """
     width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if question == PLATE else 1)
     options = whisper.DecodingOptions(language=language, task="transcribe", without_timestamps=True, fp16=False,
-                                      beam_size=width if width > 1 else None, prompt=prompt)
+                                      beam_size=width if width > 1 else None, prompt=prompt,
+                                      sample_len=_sample_len(model, mel))
     with _encoded(model, mel, autocast) as features:
         if question == PLATE:
             return [_plates(model, features[i : i + 1], options, n_best) for i in range(len(features))]

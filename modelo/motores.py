@@ -37,7 +37,7 @@ from texto.hipotesis import PLATE, QUESTIONS, Hypothesis
 
 ENGINES = ("openai", "ctranslate2")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "ct2"
-TEXT_CTX = 448  # CTranslate2 generates at most half of max_length: 224 tokens, openai-whisper's sample_len
+# (a shorter window gets proportionally fewer: contexto.max_tokens)
 # Previous text given to the decoder for each question (whisper's prompt), e.g. {PLATE: "Patente:"}. None by
 # default: on base, CTranslate2 int8, 30 plates spelled in the held-out espeak-ng voices, "Patente:" got the
 # first plate right 3 times against 5 without it.
@@ -249,7 +249,8 @@ class CTranslate2Engine:
         as text with CTranslate2's score (sum of log-probs / length). `prompt`: previous text for the decoder."""
         tokens = self._prompt_tokens(prompt)
         results = self.model.model.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded)),
-                                            [list(tokens) for _ in encoded], max_length=TEXT_CTX,
+                                            [list(tokens) for _ in encoded],
+                                            max_length=2 * contexto.max_tokens(2 * encoded.shape[1]),  # it writes half
                                             suppress_blank=True, suppress_tokens=self._suppress, return_scores=True,
                                             **options)
         return [[Hypothesis(self._tokenizer.decode(ids).strip(), score) for ids, score in
