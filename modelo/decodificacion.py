@@ -262,7 +262,10 @@ def _plates(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.
     One beam under gramatica.PlateFromFirstSymbol: text the model writes without spelling ("SPF-456") is left
     free, so its plates come out as a free beam's would; spelled symbols keep to the shapes."""
     task, candidates = _beam_candidates(model, audio, options, plate_filter=True)
-    tokens = list({tuple(t): None for t, _ in candidates[0]})
+    # The free greedy answer competes too: base writes "PDF 456" as whole words, which the spelled candidates
+    # of the filtered beam are not, and it may be the right plate (a test found base's first proposal worse without it).
+    free = _decode(model, audio, dataclasses.replace(options, beam_size=None, best_of=None))[0].tokens
+    tokens = list({tuple(t): None for t in [free, *(t for t, _ in candidates[0])]})
     scores = mean_logprobs(model, audio, list(task.initial_tokens), [list(t) for t in tokens], task.tokenizer.eot)
     texts = [letras.join_spelled_capitals(task.tokenizer.decode(list(t)).strip()) for t in tokens]
     hypotheses = [Hypothesis(text, score) for text, score in zip(texts, scores, strict=True)
