@@ -194,7 +194,9 @@ class Dialogue:
 
     def _answer_confirmation(self, text: str, found: dict, weight: float) -> Turn:
         yes_no = confirm(text)
-        if yes_no:
+        # "Uno lo correcto es BG 693 GH" reads as a yes ("correcto") but names another plate: never a yes then
+        conflict = any(k in self.pending and self.pending[k] != v for k, v in found.items())
+        if yes_no and not conflict:
             confirmed, self.pending = self.pending, None
             self.slots.update(confirmed)
             for slot in confirmed:
@@ -217,7 +219,7 @@ class Dialogue:
             values = {**self.pending, **corrected}
             self.offered = False
             return self._fail(*self._proposal(values), then_pending=values)
-        if yes_no is None:  # keep the proposal and ask again
+        if yes_no is None or yes_no:  # unclear, or a yes naming a value already refused: ask again
             text, speech = self._proposal(self.pending)
             return self._fail(text + " Decí sí o no.", speech + " Decí sí o no.", then_pending=self.pending)
         refused, self.pending = self.pending, None

@@ -59,6 +59,18 @@ def test_no_with_a_correction_keeps_the_rest_of_the_proposal(lot):
     assert (turn.ticket["plate"], turn.ticket["stay_minutes"], turn.ticket["covered"]) == ("AC456DF", 180, True)
 
 
+def test_a_yes_word_that_names_another_value_is_a_correction_not_a_yes(lot):
+    """The simulator's one wrong ticket: "No, lo correcto es BG 693 GH" heard as "Uno lo correcto es BG 693 GH."
+    ("correcto" reads as yes) confirmed the misheard VG 693 GH."""
+    prompts, turn = talk(lot, ["Es la VG 693 GH, vengo a buscarlo en una semana", "Uno lo correcto es BG 693 GH.", "sí",
+                               "techado", "sí"])
+    assert prompts[2] == "Entendí BG 693 GH, 7 días. ¿Es correcto?"
+    assert turn.ticket["plate"] == "BG693GH" and turn.ticket["stay_minutes"] == 7 * 1440
+    prompts, turn = talk(lot, ["AB 123 CD", "no", "AB 123 CE", "sí, correcto, es AB 123 CD"])
+    assert prompts[-1] == "Entendí AB 123 CE. ¿Es correcto? Decí sí o no."  # a refused value again: ask, never assume
+    assert not turn.done
+
+
 def test_a_plain_no_asks_again_and_unclear_confirmation_keeps_the_proposal(lot):
     prompts, turn = talk(lot, ["AB 123 CD", "no", "AB 123 CE", "eh?", "sí", "media hora", "sí", "me da igual"])
     assert prompts[2].startswith("Perdón. ¿Cuál es la patente del auto?")
