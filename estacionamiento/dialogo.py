@@ -101,8 +101,8 @@ class Dialogue:
 
     def answer(self, heard: str | list[Hypothesis]) -> Turn:
         """The driver's answer, transcribed (a text, or the engine's n-best list, best first) -> the next
-        prompt, or the final turn with the ticket. Yes/no and corrections are read from the best text; the
-        plate and stay of every hypothesis count as evidence."""
+        prompt, or the final turn with the ticket. Yes/no and corrections are read from the best text (a yes/no
+        from a lower one when the best says neither); the plate and stay of every hypothesis count as evidence."""
         if self.finished is not None:
             return self.finished
         hypotheses = [Hypothesis(heard or "", 0.0)] if heard is None or isinstance(heard, str) else list(heard)
@@ -113,6 +113,8 @@ class Dialogue:
         readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in hypotheses] or [(extract(""), 1.0)]
         found = self._new_values(readings[0][0])
         if self.pending is not None:
+            if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly
+                text = next((h.text for h in hypotheses[1:] if confirm(h.text) is not None), text)
             return self._answer_confirmation(text, found, readings[0][1])
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
             turn = self._answer_spelling(hypotheses, [w for _, w in readings])

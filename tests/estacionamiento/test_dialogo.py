@@ -71,6 +71,20 @@ def test_a_yes_word_that_names_another_value_is_a_correction_not_a_yes(lot):
     assert not turn.done
 
 
+def test_a_confirmation_the_best_text_misses_is_read_from_a_lower_hypothesis(lot):
+    """The simulator's staff calls: a bare "Sí." came out as "C." or "¿Así que?" on top, "Sí." lower down."""
+    d = dialogo.Dialogue(lot, clock=lambda: NOW)
+    d.start()
+    assert d.answer("AB 123 CD").text == "Entendí AB 123 CD. ¿Es correcto?"
+    turn = d.answer([Hypothesis("C.", -0.4), Hypothesis("P.", -0.9), Hypothesis("Sí.", -1.1)])
+    assert turn.text == "¿Cuánto tiempo te vas a quedar?" and d.slots["plate"] == "AB123CD"
+    assert d.answer("dos horas").text.startswith("Entendí 2 horas")
+    turn = d.answer([Hypothesis("Tomecto.", -0.5), Hypothesis("No.", -0.8)])
+    assert turn.text.startswith("Perdón.") and "stay_minutes" not in d.slots  # a lower "no" is a no too
+    turn = d.answer([Hypothesis("C.", -0.4), Hypothesis("P.", -0.9)])  # nothing usable anywhere: ask again
+    assert "stay_minutes" not in d.slots and lot.entries() == []
+
+
 def test_a_plain_no_asks_again_and_unclear_confirmation_keeps_the_proposal(lot):
     prompts, turn = talk(lot, ["AB 123 CD", "no", "AB 123 CE", "eh?", "sí", "media hora", "sí", "me da igual"])
     assert prompts[2].startswith("Perdón. ¿Cuál es la patente del auto?")
