@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := espeak-ng sox chromium
 help:
 	@echo "make setup  - crea .venv e instala todo (torch, whisper, lightning, espeak-ng...)"
 	@echo "make test   - corre todos los tests (hace el setup si falta); es lo que corre CI"
-	@echo "make test-rapido - solo los tests que no necesitan espeak-ng ni Whisper base (menos de 3 min)"
+	@echo "make test-rapido - solo los tests que no necesitan espeak-ng ni Whisper base (unos 4 min)"
 	@echo "make demo   - trabajo principal offline: voz sintética + Whisper base incluido"
 	@echo "make olvido - mide el olvido del modelo de la demo en habla real (../shared/audio/real_es)"
 	@echo "make lint   - ruff"
