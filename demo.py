@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> tuple[dict, dict | None]:
     made = {"entrenamiento": sintetico.make_corpus(train_dir, args.n_train, args.seed, voices="entrenamiento",
                                                    phrasing="entrenamiento", general_fraction=args.general_fraction,
                                                    engine=args.motor, acoustics=args.acustica,
-                                                   kokoro_share=args.parte_kokoro if args.motor == "ambos" else 0.5)}
+                                                   kokoro_share=args.parte_kokoro)}
     for i, (engine, test_dir) in enumerate(tests.items()):
         made[test_dir.name] = sintetico.make_corpus(test_dir, args.n_test, args.seed + 1 + i, voices="evaluacion",
                                                     phrasing="evaluacion", engine=engine, acoustics=args.acustica)

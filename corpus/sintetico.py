@@ -677,7 +677,8 @@ def synthesize_kokoro(model: kokoro.Kokoro, job: Job) -> np.ndarray:
     return (audio * (job.gain / peak)).astype(np.float32)
 
 
-def render(job: Job, out_dir: Path, model: kokoro.Kokoro | None = None) -> None:
+def render_audio(job: Job, model: kokoro.Kokoro | None = None, tail_s: float = 0.0) -> np.ndarray:
+    """One job's clip (16 kHz float32): the engine, its acoustics, the leading silence (and `tail_s` after), noise."""
     sound = job.acoustics
     if kokoro.is_kokoro(job.voice):
         audio = synthesize_kokoro(model, job)  # the timbre factor is folded into the voice's own
@@ -687,14 +688,18 @@ def render(job: Job, out_dir: Path, model: kokoro.Kokoro | None = None) -> None:
     if sound.room is not None:
         audio = acustica.reverberate(audio, sound.room, SAMPLE_RATE)
     speech_rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-    audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio])
+    audio = np.concatenate([np.zeros(int(job.lead_s * SAMPLE_RATE), np.float32), audio,
+                            np.zeros(int(tail_s * SAMPLE_RATE), np.float32)])
     if sound.noise is not None:
         audio = acustica.add_entrance_noise(audio, speech_rms, sound.noise, sound.snr_db, sound.seed, SAMPLE_RATE)
     if job.noise_db is not None:
         noise = np.random.default_rng(job.noise_seed).standard_normal(len(audio)).astype(np.float32)
         audio = audio + noise * speech_rms * 10 ** (-job.noise_db / 20)
-    audio = np.clip(audio, -1.0, 1.0)
-    sf.write(audio_path(out_dir, job.utt_id), audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    return np.clip(audio, -1.0, 1.0)
+
+
+def render(job: Job, out_dir: Path, model: kokoro.Kokoro | None = None) -> None:
+    sf.write(audio_path(out_dir, job.utt_id), render_audio(job, model), SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
 def plan(utterances: list[Utterance], voices: list[tuple[str, str]], seed: int, variety: bool = True,
@@ -800,7 +805,7 @@ def make_corpus(out_dir: Path, n: int, seed: int, voices: str = "todas", general
         raise UsageError(f"--motor {engine}: usá uno de {', '.join(ENGINES)}")
     if acoustics not in ACOUSTICS:
         raise UsageError(f"--acustica {acoustics}: usá una de {', '.join(ACOUSTICS)}")
-    if not 0.0 < kokoro_share < 1.0:
+    if engine == "ambos" and not 0.0 < kokoro_share < 1.0:
         raise UsageError(f"--parte-kokoro {kokoro_share:g}: tiene que estar entre 0 y 1 (sin incluirlos; para una sola "
                          "voz usá --motor espeak o --motor kokoro)")
     chosen = parse_voices(voices, espeak_variants(), engine)

@@ -363,19 +363,11 @@ class Speaker:
         gap = v.gap + 3 if reply.slow else v.gap
         noise_seed = _stable_seed(driver, turn)
         job = sintetico.Job("sim", reply.said, v.name, speed, v.pitch, gap, v.gain, v.lead_s, v.noise_db, noise_seed)
-        if kokoro.is_kokoro(v.name):
-            if self.kokoro is None:
-                self.kokoro = kokoro.Kokoro()
-            audio = sintetico.synthesize_kokoro(self.kokoro, job)
-        else:
-            audio = sintetico.synthesize(job.text, v.name, speed, v.pitch, gap, v.gain)
+        if kokoro.is_kokoro(v.name) and self.kokoro is None:
+            self.kokoro = kokoro.Kokoro()
         rate = sintetico.SAMPLE_RATE
         # Silence before (nobody starts on the first sample) and after (the page stops on a pause).
-        audio = np.concatenate([np.zeros(int(v.lead_s * rate), np.float32), audio, np.zeros(int(0.4 * rate), np.float32)])
-        if v.noise_db is not None:
-            rms = float(np.sqrt(np.mean(audio**2)))
-            noise = np.random.default_rng(noise_seed).standard_normal(len(audio)).astype(np.float32)
-            audio = np.clip(audio + noise * rms * 10 ** (-v.noise_db / 20), -1.0, 1.0)
+        audio = sintetico.render_audio(job, self.kokoro, tail_s=0.4)
         buf = io.BytesIO()
         sf.write(buf, audio, rate, subtype="PCM_16", format="WAV")
         return buf.getvalue()
