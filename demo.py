@@ -217,6 +217,10 @@ def print_targets(reports: dict[str, dict], real: dict | None, artifacts: Path) 
             if engine == "kokoro":
                 line += f": {verdict[said >= TARGET_PLATE_KOKORO]} el objetivo de {100 * TARGET_PLATE_KOKORO:.0f}%"
             print(line + ".")
+        confirm = (report["slots"] or {}).get("confirm_when_said")
+        if confirm is not None:
+            print(f"[{name}] Sí o no, en las {report['slots']['n_with_confirm']} respuestas que lo dicen: "
+                  f"{100 * confirm:.1f}% (preentrenado: {100 * report['baseline']['slots']['confirm_when_said']:.1f}%).")
     if real is not None:
         forgetting = real["wer"] - real["baseline"]["wer"]
         print(f"Habla real: WER {100 * real['baseline']['wer']:.1f}% (preentrenado) → {100 * real['wer']:.1f}% (afinado), "

@@ -37,7 +37,7 @@ MANIFEST = "manifest.tsv"
 ALL_ROWS = "todo"  # `split` in the report when the set has no particion.tsv
 SLOT_NAMES = ("plate", "stay_minutes", "covered")
 SLOT_LABELS = {"plate": "Patente", "stay_minutes": "Estadía", "covered": "Techado", "all": "Las tres",
-               "plate_when_said": "Patente, si la dicen"}
+               "plate_when_said": "Patente, si la dicen", "confirm_when_said": "Sí/no, si lo dicen"}
 WORST_N = 10
 # Beam search by default, as the `whisper` command does: on the demo's test and on real speech it beats
 # greedy for both models (README, "Evaluar un modelo") for about twice the decoding time.
@@ -233,9 +233,10 @@ def _slots_dict(found: extraccion.Slots, hits: dict[str, bool]) -> dict:
     return {"plate": found.plate, "stay_minutes": found.stay_minutes, "covered": found.covered, "ok": hits}
 
 
-def _accuracies(hit_rows: list[dict[str, bool]], with_plate: list[bool]) -> dict | None:
-    """Accuracy per slot over all labelled answers, and the plate's over those that say one
-    (`plate_when_said`): an answer with no plate counts as a plate hit when nothing is found."""
+def _accuracies(hit_rows: list[dict[str, bool]], with_plate: list[bool], yes_no: list[bool | None]) -> dict | None:
+    """Accuracy per slot over all labelled answers, the plate's over those that say one (`plate_when_said`:
+    an answer with no plate counts as a plate hit when nothing is found), and over the answers that say yes
+    or no, whether that is read the same (`confirm_when_said`: `yes_no` is None where it says neither)."""
     if not hit_rows:
         return None
     out = {k: sum(h[k] for h in hit_rows) / len(hit_rows) for k in (*SLOT_NAMES, "all")}
@@ -243,6 +244,9 @@ def _accuracies(hit_rows: list[dict[str, bool]], with_plate: list[bool]) -> dict
     said = [h["plate"] for h, has in zip(hit_rows, with_plate, strict=True) if has]
     out["plate_when_said"] = sum(said) / len(said) if said else None
     out["n_with_plate"] = len(said)
+    read = [ok for ok in yes_no if ok is not None]
+    out["confirm_when_said"] = sum(read) / len(read) if read else None
+    out["n_with_confirm"] = len(read)
     return out
 
 
@@ -262,7 +266,7 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
     refs = [i.text for i in items]
     rates = error_rates(refs, hypotheses)
     by_speaker: dict[str, dict] = {}
-    hyp_hits, ref_hits, with_plate, failures = [], [], [], []
+    hyp_hits, ref_hits, with_plate, failures, yes_no = [], [], [], [], []
     for item, hyp in zip(items, hypotheses, strict=True):
         entry = by_speaker.setdefault(item.speaker, {"gender": item.gender, "utterances": []})
         utt = {"id": item.utt_id, "reference": item.text, "hypothesis": hyp, "wer": utterance_wer(item.text, hyp)}
@@ -272,6 +276,8 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
             from_hyp = _extract(hyp, arrival, failures, item.utt_id)
             from_ref = _extract(item.text, arrival, failures, item.utt_id)
             with_plate.append(labels.plate is not None)
+            said = extraccion.confirm(item.text)  # the reference is the truth: the kiosk asks "¿es correcto?"
+            yes_no.append(None if said is None else extraccion.confirm(hyp) == said)
             hyp_hits.append(_slot_hits(from_hyp, labels))
             ref_hits.append(_slot_hits(from_ref, labels))
             utt["slots"] = _slots_dict(from_hyp, hyp_hits[-1])
@@ -287,7 +293,8 @@ def score(items: list[Item], hypotheses: list[str], slot_labels: dict | None, lo
     if failures:
         log(f"Aviso: extraccion.extract falló en {len(failures)} texto(s) (cuentan como error): {'; '.join(failures[:3])}")
     return {"n": len(items), **rates, "by_speaker": dict(sorted(by_speaker.items())),
-            "slots": _accuracies(hyp_hits, with_plate), "slots_from_reference": _accuracies(ref_hits, with_plate)}
+            "slots": _accuracies(hyp_hits, with_plate, yes_no),
+            "slots_from_reference": _accuracies(ref_hits, with_plate, [None if ok is None else True for ok in yes_no])}
 
 
 def evaluate(model, data_dir: str | Path, split: str = "test", beam_size: int | None = BEAM_SIZE, batch_size: int = 8,
@@ -353,7 +360,7 @@ def _rows(report: dict) -> list[tuple[str, float | None, float | None]]:
         if report.get(key):
             other = base.get(key) or {}
             rows += [(f"{SLOT_LABELS[s]} ({origin})", report[key].get(s), other.get(s))
-                     for s in (*SLOT_NAMES, "all", "plate_when_said")]
+                     for s in (*SLOT_NAMES, "all", "plate_when_said", "confirm_when_said")]
     return rows
 
 

@@ -107,6 +107,28 @@ class Utterance:
     labels: SlotLabels
 
 
+# Answers to "¿es correcto?": without them in the corpus a model fine-tuned on slot answers hears "Sí." as the
+# letter "C." (issue 25's simulated sessions). The simulator's drivers say these too; Maker.frame keeps every
+# fourth for evaluation, so a held-out test hears wordings training never saw.
+YES = ["sí", "sí, correcto", "sí, está bien", "correcto", "sí, es esa", "exacto", "sí, sí", "eso es",
+       "sí, perfecto", "dale, sí", "sí, es correcto", "así es", "sí, ésa es", "perfecto", "sí, todo bien",
+       "tal cual", "sí, señor", "está bien", "sí, exacto", "claro", "sí, eso", "afirmativo", "sí, dale", "joya",
+       "sí, así es", "bien", "sí, está perfecto", "de una", "sí, es esa la patente", "sí, todo correcto",
+       "ajá, sí", "claro que sí", "sí, esa es", "okey", "listo", "es correcto"]
+NO = ["no", "no, está mal", "no, no es así", "no, incorrecto", "no, esa no es", "no, te equivocaste",
+      "no, para nada", "no, está equivocado", "no, no", "nada que ver", "no, mal", "negativo", "no, eso no",
+      "no, no es esa", "no es correcto", "no, está todo mal", "incorrecto", "no, le erraste", "no, así no",
+      "no, no es correcto"]
+CORRECTION = ["no, es {}", "no, {}", "no, te dije {}", "no, está mal, es {}", "no, no, es {}", "no, era {}",
+              "no, perdón, {}", "no, lo correcto es {}", "no, es {}, te dije", "no, mal, es {}",
+              "nada que ver, es {}", "no, sería {}"]
+CONFIRM_FRACTION = 0.15  # share of a corpus's answers that are a yes, a no or a "no, es …" correction
+PLAIN_COVERED = {True: ["techado", "bajo techo", "cubierto", "adentro", "lugar techado", "cochera cubierta",
+                        "techado, por favor", "bajo techo, por favor"],
+                 False: ["al aire libre", "descubierto", "afuera", "sin techo", "lugar descubierto",
+                         "afuera está bien", "al aire libre nomás", "descubierto está bien"]}
+
+
 class Maker:
     """Random choices for one corpus; `frame()` honours the phrasing split, `pick()` does not."""
 
@@ -481,6 +503,30 @@ class Maker:
             return self.frame(questions), True
         return self.frame(statements), False
 
+    def confirmation(self) -> Utterance:
+        """An answer to "¿es correcto?": a yes, a no, or a no with the right value ("no, es AB 123 CD"),
+        labelled with that value."""
+        r = self.rng.random()
+        if r < 0.45:
+            return self._plain(self.frame(YES))
+        if r < 0.7:
+            return self._plain(self.frame(NO))
+        plate = minutes = covered = None
+        kind = self.pick(["plate", "plate", "plate", "stay", "stay", "covered"])
+        if kind == "plate":
+            groups = self.plate_groups()
+            piece, plate = self.spell(groups), "".join(groups)
+        elif kind == "stay":
+            piece, minutes, _ = self.duration()
+        else:
+            covered = self.pick([True, False])
+            piece = same(self.frame(PLAIN_COVERED[covered]))
+        piece = fill(self.frame(CORRECTION), piece)
+        return Utterance(_sentence(piece.said), _sentence(piece.written), SlotLabels(plate, minutes, covered, None))
+
+    def _plain(self, text: str) -> Utterance:
+        return Utterance(_sentence(text), _sentence(text), SlotLabels(None, None, None, None))
+
     def answer(self) -> Utterance:
         slots = self.pick([("plate",), ("stay",), ("covered",), ("plate", "stay"), ("plate", "covered"),
                            ("stay", "covered"), ("plate", "stay", "covered"), ("plate", "stay", "covered")])
@@ -562,7 +608,7 @@ def load_general_sentences(paths: tuple[Path, ...] = GENERAL_FILES) -> list[str]
 
 
 def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: str = "todo",
-                    general: list[str] | None = None) -> list[Utterance]:
+                    general: list[str] | None = None, confirm_fraction: float = CONFIRM_FRACTION) -> list[Utterance]:
     """The texts and labels of a corpus; they depend on seed only, never on the voices chosen."""
     rng = random.Random(seed)
     maker = Maker(rng, phrasing)
@@ -572,6 +618,8 @@ def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: 
         if general and rng.random() < general_fraction:
             text = maker.frame(general)
             out.append(Utterance(text, text, SlotLabels(None, None, None, None)))
+        elif rng.random() < confirm_fraction:
+            out.append(maker.confirmation())
         else:
             out.append(maker.answer())
     return out

@@ -42,15 +42,10 @@ DIGIT_WORDS = "cero uno dos tres cuatro cinco seis siete ocho nueve".split()
 MAX_TURNS = 30  # a session still going after this many answers is stuck in a loop: counted apart
 CORRECTION_CHANCE = 0.5  # how often a "no" carries the right value with it
 
-# Phrasings that corpus/sintetico has no list for (yes, no, a correction's lead-in). Every fourth is held out
-# for evaluation, as Maker.frame does with the corpus's own lists.
-YES = ["sí", "sí, correcto", "sí, está bien", "correcto", "sí, es esa", "exacto", "sí, sí", "eso es",
-       "sí, perfecto", "dale, sí", "sí, es correcto", "así es", "sí, ésa es", "perfecto", "sí, todo bien",
-       "tal cual"]
-NO = ["no", "no, está mal", "no, no es así", "no, incorrecto", "no, esa no es", "no, te equivocaste",
-      "no, para nada", "no, está equivocado"]
-CORRECTION = ["no, es {}", "no, {}", "no, te dije {}", "no, está mal, es {}", "no, no, es {}", "no, era {}",
-              "no, perdón, {}", "no, lo correcto es {}"]
+# A driver's yes, no and "no, es …" are the corpus's lists (sintetico.YES, NO, CORRECTION); the lists below are
+# the simulator's own. Maker.frame holds every fourth out for evaluation, so a driver's phrasing is never in a
+# training corpus.
+YES, NO, CORRECTION = sintetico.YES, sintetico.NO, sintetico.CORRECTION
 PLATE_AGAIN = ["la patente es {}", "{}", "es {}", "patente {}", "te la deletreo: {}", "otra vez, {}",
                "despacio: {}", "te repito, {}"]
 STAY_AGAIN = ["{}", "me quedo {}", "lo dejo {}", "{}, más o menos", "voy a estar {}", "serían {}",

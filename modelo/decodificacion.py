@@ -216,7 +216,7 @@ def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: 
 
     question=PLATE: the candidates of a beam under the plate's grammar from its first symbol
     (gramatica.PlateFromFirstSymbol), scored by the model without the mask, kept when they hold a plate,
-    one per plate. Otherwise the beam's candidates: repetition loops dropped (a clip left with none is
+    one per plate (none holding one: the texts, gramatica.plates_or_texts). Otherwise the beam's candidates: repetition loops dropped (a clip left with none is
     sampled again, as transcribe_batch does), spelled plates of no valid shape repaired (`plate_grammar`).
     `prompt`: previous text the decoder is given (whisper's prompt), e.g. matched to the question.
     """
@@ -270,4 +270,4 @@ def _plates(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.
     texts = [letras.join_spelled_capitals(task.tokenizer.decode(list(t)).strip()) for t in tokens]
     hypotheses = [Hypothesis(text, score) for text, score in zip(texts, scores, strict=True)
                   if not is_repetition_loop(text)]
-    return gramatica.distinct_plates(hypotheses, n_best)
+    return gramatica.plates_or_texts(hypotheses, n_best)

@@ -171,6 +171,17 @@ def distinct_plates(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
     return kept[:n]
 
 
+def plates_or_texts(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
+    """The plate question's list: distinct_plates, behind the best-scored text when that one holds no plate, or
+    only texts when none does. An answer that gives the stay alone ("me quedo dos horas": a plate-held beam
+    makes "MEK 444" of "Me quedo") reaches the dialogue as said, the forced plates below it as weaker evidence."""
+    ranked = distinct_texts(hypotheses, len(hypotheses))
+    plates = distinct_plates(ranked, n)
+    if ranked and not plates or ranked and extract(ranked[0].text).plate is None:
+        return [ranked[0], *(plates or ranked[1:])][:n]
+    return plates
+
+
 def distinct_texts(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
     """Best score first, one per text, no empty text."""
     seen, kept = set(), []

@@ -136,7 +136,8 @@ class CTranslate2Engine:
 
         With `n_best` > 1 or a `question` (hipotesis.QUESTIONS): a list of Hypothesis per clip instead, at most
         n_best, best first, scored by CTranslate2 (mean log-prob per token). CTranslate2 has no hook for a logit
-        filter, so on PLATE a wider beam's hypotheses are ranked and kept when they hold a plate, one per plate."""
+        filter, so on PLATE a wider beam's hypotheses are ranked and kept when they hold a plate, one per plate
+        (none holding one: the texts, gramatica.plates_or_texts)."""
         check_nbest(n_best, question)
         if n_best > 1 or question is not None:
             return by_window(audios, self.audio_context, lambda clips, seconds: self._nbest(
@@ -178,12 +179,12 @@ class CTranslate2Engine:
         joined = [[Hypothesis(letras.join_spelled_capitals(h.text), h.score) for h in clip] for clip in found]
         if not wide:
             return [gramatica.distinct_texts(clip, n_best) for clip in joined]
-        plates = [gramatica.distinct_plates(clip, n_best) for clip in joined]
+        plates = [gramatica.plates_or_texts(clip, n_best) for clip in joined]
         for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
             if self.plate_prefix and clip and len(plates[i]) < n_best:
                 more = [Hypothesis(letras.join_spelled_capitals(h.text), h.score)
                         for h in self._grammar_plates(encoded[i : i + 1], prompt, clip[0].text)]
-                plates[i] = gramatica.distinct_plates(joined[i] + more, n_best)
+                plates[i] = gramatica.plates_or_texts(joined[i] + more, n_best)
         return plates
 
     def _grammar_plates(self, encoded: np.ndarray, prompt: str | None, best: str) -> list[Hypothesis]:

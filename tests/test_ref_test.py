@@ -251,6 +251,17 @@ def test_slot_scoring_on_references_and_empty_hypotheses(synth_dir):
     assert silent["slots_from_reference"] == perfect["slots_from_reference"]
 
 
+def test_yes_and_no_are_scored_where_the_reference_says_one(tmp_path):
+    """The kiosk's "¿es correcto?": a "Sí." heard as "C." is a miss; answers that say neither are not counted."""
+    texts = {"a": "Sí.", "b": "No, está mal.", "c": "Me quedo 2 horas.", "d": "Correcto."}
+    items = [ref_test.Item(k, t, tmp_path / f"{k}.wav", "s", None) for k, t in texts.items()]
+    labels = {k: datos.SlotLabels(None, 120 if k == "c" else None, None, None) for k in texts}
+    report = ref_test.score(items, ["C.", "No está mal.", "Me quedo 2 horas.", "Correcto."], labels, log=lambda m: None)
+    assert report["slots"]["n_with_confirm"] == 3 and report["slots"]["confirm_when_said"] == pytest.approx(2 / 3)
+    assert report["slots_from_reference"]["confirm_when_said"] == 1
+    assert ("Sí/no, si lo dicen (audio)", pytest.approx(2 / 3), None) in ref_test._rows(report)
+
+
 @pytest.mark.voz
 def test_written_baseline_has_the_documented_shape(synth_dir, quiet_tiny_pt, tmp_path):
     """demo.py-style use: report["baseline"] set to a whole evaluate() result, then write_outputs."""

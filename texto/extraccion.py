@@ -827,7 +827,7 @@ _YES = re.compile(
     r"ajam?|es esa|esa es|tal cual|por supuesto|seguro|va|vamos)\b"
 )
 _NO = re.compile(
-    r"\b(no|nah|nop|nope|negativo|para nada|incorrect[oa]|equivocad[oa]|mal|esta mal|error|cambiala|cambialo|"
+    r"\b(no|nah|nop|nope|negativo|para nada|nada que ver|incorrect[oa]|equivocad[oa]|mal|esta mal|error|cambiala|cambialo|"
     r"tampoco|ni ahi|de ninguna manera)\b"
 )
 _NO_STRONG = re.compile(r"\b(esta mal|incorrect[oa]|equivocad[oa]|no es (esa|asi|correct)|no,? no|cambia\w*|error)\b")

@@ -268,3 +268,26 @@ def test_extractor_agrees_with_the_labels_on_6000_generated_answers():
             if (got.plate, got.stay_minutes, got.covered) != (labels.plate, labels.stay_minutes, labels.covered):
                 misses.append(utt.written)
     assert len(misses) <= 3, misses
+
+
+def test_corpus_has_the_answers_to_es_correcto_that_the_dialogue_reads():
+    """Bare yes/no and "no, es …" answers are in the corpus (a model fine-tuned without them heard "Sí." as "C."),
+    and each reads as what it says: confirm() for the yes/no, extract() for the corrected value."""
+    from texto import extraccion
+
+    assert all(extraccion.confirm(y) is True for y in sintetico.YES)
+    assert all(extraccion.confirm(n) is False for n in sintetico.NO)
+    utterances = sintetico.make_utterances(2000, seed=5, phrasing="entrenamiento")
+    answers = [u for u in utterances if extraccion.confirm(u.written) is not None
+               and re.fullmatch(r"(Sí|No|Nada que ver|Correcto|Exacto|Eso es|Perfecto|Dale|Incorrecto|Negativo|Claro|"
+                                r"Afirmativo|Joya|Está bien|Bien|De una|Ajá|Okey|Listo|Es correcto|Así es|Tal cual)\b.*",
+                                u.written) and len(u.written.split()) <= 8]
+    yes = [u for u in answers if extraccion.confirm(u.written)]
+    bare = [u for u in answers if u.written in ("Sí.", "No.")]
+    corrections = [u for u in answers if not extraccion.confirm(u.written) and u.labels.plate]
+    assert 0.08 < len(answers) / len(utterances) < 0.25, len(answers)
+    assert len(yes) > 80 and len(bare) > 20 and len(corrections) > 15
+    for u in corrections:
+        assert extraccion.extract(u.written).plate == u.labels.plate, u.written
+    held_out = {sintetico.YES[i] for i in range(3, len(sintetico.YES), 4)}
+    assert not any(u.written.rstrip(".").lower() in held_out for u in yes)

@@ -26,7 +26,8 @@ def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("nbest")
     return {"frase": load_audio(say("Buenos días, quiero dejar el auto en el estacionamiento.", d / "frase.wav")),
             "patente": load_audio(say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", d / "patente.wav")),
-            "simbolos": load_audio(say(f"La patente es: {PAUSE} {spell('AB123CD')}.", d / "simbolos.wav"))}
+            "simbolos": load_audio(say(f"La patente es: {PAUSE} {spell('AB123CD')}.", d / "simbolos.wav")),
+            "estadia": load_audio(say("Me quedo dos horas, nada más.", d / "estadia.wav"))}
 
 
 def assert_ranked(hypotheses: list[Hypothesis], at_most: int):
@@ -49,14 +50,17 @@ def test_n_best_is_distinct_texts_best_first_with_scores(engines, clips, name):
 
 @pytest.mark.parametrize("name", ["openai", "ctranslate2"])
 def test_the_plate_question_gives_distinct_valid_plates(engines, clips, name):
-    audios = [clips["patente"], clips["frase"]]
+    audios = [clips["patente"], clips["estadia"]]
     plate_answer, no_plate = engines[name].transcribe(audios, n_best=3, question=PLATE)
     assert_ranked(plate_answer, 3)
     plates = [extract(h.text).plate for h in plate_answer]
     assert all(plates) and len(set(plates)) == len(plates), plate_answer
     # Base hears espeak's "pe" as S or P (measured: "SPF-456" first on both engines); the digits are right.
     assert any(p.endswith("456") for p in plates[:3]), plate_answer
-    assert all(extract(h.text).plate for h in no_plate), no_plate  # a sentence without a plate: none, or forced ones
+    # An answer with no plate in it reaches the dialogue as said, first ("Me quedo vos olas": base, espeak). (Held to the
+    # grammar, openai's beam also makes "MEK 444" of "Me quedo": such plates may follow, as weaker evidence.)
+    assert_ranked(no_plate, 3)
+    assert extract(no_plate[0].text).plate is None and "me quedo" in fold(no_plate[0].text), no_plate
 
 
 @pytest.mark.parametrize("name", ["openai", "ctranslate2"])
