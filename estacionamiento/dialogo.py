@@ -43,8 +43,12 @@ HINTS = {
     "stay_minutes": "Por ejemplo: dos horas, media hora o hasta las seis de la tarde.",
     "covered": "Decí sí o no. Si te da igual, decí: me da igual.",
 }
-FUSED = ("plate", "stay_minutes")
-DOUBTED = 0.3  # weight left to readings whose proposal, with other values, got a "no"  # slots whose misheard values are kept as evidence and offered again
+FUSED = ("plate", "stay_minutes")  # slots whose misheard values are kept as evidence and offered again
+DOUBTED = 0.3  # weight left to readings whose proposal, with other values, got a "no"
+# A hypothesis scoring this much below the best (mean log-prob per token) is no evidence of a value: held to
+# the plate grammar, openai's beam makes "VEA 434" (-4.2) of a "Buenas tardes" it wrote as "¡WEAS-R-F!" (-1.6),
+# and "MEK 444" (-1.9) of "Me quedo…" (-0.8), while two real readings of one plate differ by hundredths.
+LOWER_MARGIN = 1.0
 SPELL_AFTER = 2  # failed rounds of the plate question before it is asked letters first, then digits
 SPELLING = {  # the plate in parts: the prompt, the hint after an answer without them, the lengths a plate has
     "letters": ("Decime solo las letras de la patente, una por una.",
@@ -110,14 +114,15 @@ class Dialogue:
         if self.asking == "other_kind":
             return self._answer_other_kind(text)
         arrival = self.clock().time()
-        readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in hypotheses] or [(extract(""), 1.0)]
+        near = [h for h in hypotheses if h.score >= hypotheses[0].score - LOWER_MARGIN] if hypotheses else []
+        readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in near] or [(extract(""), 1.0)]
         found = self._new_values(readings[0][0])
         if self.pending is not None:
             if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly
                 text = next((h.text for h in hypotheses[1:] if confirm(h.text) is not None), text)
             return self._answer_confirmation(text, found, readings[0][1])
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
-            turn = self._answer_spelling(hypotheses, [w for _, w in readings])
+            turn = self._answer_spelling(near or hypotheses, [w for _, w in readings])
             if turn is not None or "plate" not in found:
                 return turn or self._fail("No te entendí. {} {}".format(*SPELLING[self.spelling][:2]))
         if self.asking == "covered" and "covered" not in found:

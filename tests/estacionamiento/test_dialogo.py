@@ -303,3 +303,14 @@ def test_any_answers_confirm_every_value_and_never_repeat_a_refused_one(script, 
                 if not turn.ticket.get("staff"):
                     assert turn.ticket["plate"] == d.slots["plate"]
                 break
+
+
+def test_a_plate_far_below_the_best_text_is_no_evidence(lot):
+    """"Buenas tardes" heard as "¡WEAS-R-F!": the plates the grammar forced below it (measured on base) are not
+    proposed; one that scores near the best text is."""
+    far = nbest(("¡WEAS-R-F!", -1.56), ("VEA 434", -4.17), ("VEA 345", -4.18))
+    prompts, _ = talk(lot, [far])
+    assert prompts[1].startswith("No te entendí. ¿Cuál es la patente del auto?")
+    near = nbest(("Es la, be, ce.", -0.52), ("Es la BCD 742.", -0.6))  # the best says no plate
+    prompts, _ = talk(lot, [near])
+    assert prompts[1] == "Entendí BCD 742. ¿Es correcto?"
