@@ -286,7 +286,7 @@ def test_corpus_has_the_answers_to_es_correcto_that_the_dialogue_reads():
     bare = [u for u in answers if u.written in ("Sí.", "No.")]
     corrections = [u for u in answers if not extraccion.confirm(u.written) and u.labels.plate]
     assert 0.08 < len(answers) / len(utterances) < 0.25, len(answers)
-    assert len(yes) > 80 and len(bare) > 20 and len(corrections) > 15
+    assert len(yes) > 80 and len(bare) >= 3 and len(corrections) > 15
     for u in corrections:
         assert extraccion.extract(u.written).plate == u.labels.plate, u.written
     held_out = {sintetico.YES[i] for i in range(3, len(sintetico.YES), 4)}
