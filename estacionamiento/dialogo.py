@@ -122,7 +122,7 @@ class Dialogue:
                 text = next((h.text for h in hypotheses[1:] if confirm(h.text) is not None), text)
             return self._answer_confirmation(text, found, readings[0][1])
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
-            turn = self._answer_spelling(near or hypotheses, [w for _, w in readings])
+            turn = self._answer_spelling(near, [w for _, w in readings])
             if turn is not None or "plate" not in found:
                 return turn or self._fail("No te entendí. {} {}".format(*SPELLING[self.spelling][:2]))
         if self.asking == "covered" and "covered" not in found:

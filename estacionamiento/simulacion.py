@@ -45,7 +45,6 @@ CORRECTION_CHANCE = 0.5  # how often a "no" carries the right value with it
 # A driver's yes, no and "no, es …" are the corpus's lists (sintetico.YES, NO, CORRECTION); the lists below are
 # the simulator's own. Maker.frame holds every fourth out for evaluation, so a driver's phrasing is never in a
 # training corpus.
-YES, NO, CORRECTION = sintetico.YES, sintetico.NO, sintetico.CORRECTION
 PLATE_AGAIN = ["la patente es {}", "{}", "es {}", "patente {}", "te la deletreo: {}", "otra vez, {}",
                "despacio: {}", "te repito, {}"]
 STAY_AGAIN = ["{}", "me quedo {}", "lo dejo {}", "{}, más o menos", "voy a estar {}", "serían {}",
@@ -212,7 +211,7 @@ class Driver:
         if prompt.kind == "digits":
             return self._spelled([b for b in plate_blocks(self.truth.plate) if b.isdigit()], "digits")
         if prompt.kind == "other_kind":  # "¿Te sirve uno descubierto?": only without a preference
-            piece = _piece(self.maker.frame(YES if self.truth.covered is None else NO))
+            piece = _piece(self.maker.frame(sintetico.YES if self.truth.covered is None else sintetico.NO))
             return self._reply(piece, "other_kind")
         if prompt.kind in self.first:
             return self._answer(prompt.kind)
@@ -263,13 +262,13 @@ class Driver:
         if bare:
             return self._reply(_piece("no" if wrong else "sí"), "no" if wrong else "yes", slow=True)
         if not wrong:
-            return self._reply(_piece(self.maker.frame(YES)), "yes")
+            return self._reply(_piece(self.maker.frame(sintetico.YES)), "yes")
         fixable = [s for s in wrong if s in self.first]
         if fixable and self.rng.random() < CORRECTION_CHANCE:
             parts = [self._bare(s) for s in fixable]
             inner = sintetico.Piece(", ".join(p.said for p in parts), ", ".join(p.written for p in parts))
-            return self._reply(sintetico.fill(self.maker.frame(CORRECTION), inner), "correction", slow=True)
-        return self._reply(_piece(self.maker.frame(NO)), "no")
+            return self._reply(sintetico.fill(self.maker.frame(sintetico.CORRECTION), inner), "correction", slow=True)
+        return self._reply(_piece(self.maker.frame(sintetico.NO)), "no")
 
 
 # --- reading the kiosk's prompts -----------------------------------------------------------------

@@ -216,8 +216,9 @@ def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: 
 
     question=PLATE: the candidates of a beam under the plate's grammar from its first symbol
     (gramatica.PlateFromFirstSymbol), scored by the model without the mask, kept when they hold a plate,
-    one per plate (none holding one: the texts, gramatica.plates_or_texts). Otherwise the beam's candidates: repetition loops dropped (a clip left with none is
-    sampled again, as transcribe_batch does), spelled plates of no valid shape repaired (`plate_grammar`).
+    one per plate (gramatica.plates_or_texts: the best text first when it holds none). Otherwise the beam's
+    candidates: repetition loops dropped (a clip left with none is sampled again, as transcribe_batch does),
+    spelled plates of no valid shape repaired (`plate_grammar`).
     `prompt`: previous text the decoder is given (whisper's prompt), e.g. matched to the question.
     """
     width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if question == PLATE else 1)

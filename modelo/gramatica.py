@@ -177,7 +177,7 @@ def plates_or_texts(hypotheses: list[Hypothesis], n: int) -> list[Hypothesis]:
     makes "MEK 444" of "Me quedo") reaches the dialogue as said, the forced plates below it as weaker evidence."""
     ranked = distinct_texts(hypotheses, len(hypotheses))
     plates = distinct_plates(ranked, n)
-    if ranked and not plates or ranked and extract(ranked[0].text).plate is None:
+    if ranked and extract(ranked[0].text).plate is None:  # with no plate at all, that is ranked[:n]
         return [ranked[0], *(plates or ranked[1:])][:n]
     return plates
 

@@ -1,6 +1,7 @@
 """asistente.py as a real command: espeak-ng answers -> Whisper base (through motores) -> extractor ->
 dialogue -> SQLite, each session ending with a ticket (or the staff) and the matching database row."""
 
+import functools
 import json
 import sqlite3
 
@@ -185,12 +186,19 @@ class Asked:
         return self.engine.transcribe(audios, beam_size, n_best=n_best, question=question)
 
 
+@functools.cache
+def kokoro_model():
+    from corpus import kokoro
+
+    return kokoro.Kokoro()  # loaded once: each load reads the ~92 MB model
+
+
 def wav_of(text: str, voice: str, path) -> str:
     """`text` voiced by Kokoro (a neural voice base hears letters and digits in when espeak-ng's are lost)."""
-    from corpus import kokoro, sintetico
+    from corpus import sintetico
 
     job = sintetico.Job(path.stem, text, voice, 160, 50, 0, 1.0, 0.5, None, 0)
-    sf.write(path, sintetico.render_audio(job, kokoro.Kokoro(), tail_s=1.0), sintetico.SAMPLE_RATE)
+    sf.write(path, sintetico.render_audio(job, kokoro_model(), tail_s=1.0), sintetico.SAMPLE_RATE)
     return str(path)
 
 
