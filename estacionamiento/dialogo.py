@@ -85,6 +85,8 @@ class Dialogue:
     offered: bool = False  # the pending value is the round's second candidate: a "no" ends the round
     spelling: str | None = None  # "letters" or "digits" while the plate is asked in parts
     parts: dict = field(default_factory=dict)  # "letters"/"digits" -> [(text, weight)] heard in parts
+    doubted: dict = field(default_factory=dict)  # slot -> values refused along with others: proposed last
+    latest: dict = field(default_factory=dict)  # slot -> the value the last answer with one said
 
     @property
     def question(self) -> str | None:
@@ -152,6 +154,7 @@ class Dialogue:
         for slot in FUSED:
             if slot in found:
                 self._observe(slot, [(getattr(r, slot), w) for r, w in readings if getattr(r, slot) is not None])
+                self.latest[slot] = found[slot]
                 fresh = self._candidates(slot)
                 if fresh:
                     found[slot] = fresh[0]
@@ -193,11 +196,15 @@ class Dialogue:
         self.heard.setdefault(slot, []).extend(values)
 
     def _candidates(self, slot: str) -> list:
-        """What was heard for `slot`, best first, without the values the driver rejected."""
+        """What was heard for `slot`, best first, without the values the driver rejected. A doubted value
+        goes last unless the last answer said it again: the beam's near misses of a fresh answer ("TI 559 UK"
+        under "TI 559 UT") plus the doubted reading would otherwise propose the refused plate once more."""
         rejected = self.rejected.get(slot, set())
         heard = self.heard.get(slot, [])
         ranked = plate_candidates(heard, rejected) if slot == "plate" else stay_candidates(heard, rejected)
-        return [v for v in ranked if v not in rejected]
+        doubted = self.doubted.get(slot, set()) - {self.latest.get(slot)}
+        ranked = [v for v in ranked if v not in rejected]
+        return [v for v in ranked if v not in doubted] + [v for v in ranked if v in doubted]
 
     def _answer_confirmation(self, text: str, found: dict, weight: float) -> Turn:
         yes_no = confirm(text)
@@ -223,6 +230,7 @@ class Dialogue:
                     self.rejected.setdefault(slot, set()).add(self.pending[slot])
                 if slot in FUSED:
                     self._observe(slot, [(value, weight)])
+                    self.latest[slot] = value
             values = {**self.pending, **corrected}
             self.offered = False
             return self._fail(*self._proposal(values), then_pending=values)
@@ -236,6 +244,7 @@ class Dialogue:
                     self.heard.pop(slot, None)
                 elif slot in self.heard:
                     self.heard[slot] = [(value, w * DOUBTED) for value, w in self.heard[slot]]
+                    self.doubted.setdefault(slot, set()).add(refused[slot])
             return self._round_failed("Perdón.")
         [(slot, value)] = refused.items()
         self.rejected.setdefault(slot, set()).add(value)

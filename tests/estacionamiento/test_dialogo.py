@@ -258,6 +258,22 @@ def test_a_refused_proposal_of_several_values_rules_none_of_them_out(lot):
     assert turn.ticket["stay_minutes"] == 120
 
 
+def test_a_fresh_reading_outweighs_a_doubted_plate_its_near_misses_repeat(lot):
+    """The simulator's openai session TI 559 UT, with its measured scores: "TI 559 UK" was proposed with a stay
+    and got a bare "no"; asked again, the beam put UT first and three near misses after it, two ending in K.
+    Summed per position with the doubted reading, K won and the refused plate came back."""
+    prompts, turn = talk(lot, ["La patente es AB 123 CK, media hora.", "No, está todo mal.",
+                               nbest(("Patente AB 123 CT.", -0.174), ("Patente AB 123 CK.", -0.232),
+                                     ("Patente AB 123 CG.", -0.242), ("Patente KB 123 CK.", -0.283)),
+                               "sí"])
+    assert prompts[1] == "Entendí AB 123 CK, 30 minutos (hasta las 14:30). ¿Es correcto?"
+    assert prompts[3] == "Entendí AB 123 CT. ¿Es correcto?"
+    assert prompts[4] == "¿Cuánto tiempo te vas a quedar?"  # which value was wrong is unknown: the stay is asked
+    prompts, _ = talk(lot, ["La patente es AB 123 CK, media hora.", "No, está todo mal.",
+                            nbest(("Patente AB 123 CK.", -0.174), ("Patente AB 123 CT.", -0.232))])
+    assert prompts[3] == "Entendí AB 123 CK. ¿Es correcto?"  # said again on top: it may come back
+
+
 def test_plate_candidates_are_valid_plates_made_of_what_was_heard():
     heard = [("AB123CE", 0.9), ("AB128CD", 0.5), ("ABC123", 0.2)]
     found = dialogo.plate_candidates(heard, limit=50)
