@@ -488,10 +488,23 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 
 
+def hint_answers(session: Session) -> list[bool]:
+    """Each plate answer given after the kiosk's hint ("Decímela letra por letra…"): whether the kiosk's next
+    prompt proposed the true plate. The hint's symbol-by-symbol format is the one a plate must never miss."""
+    out = []
+    for i, turn in enumerate(session.turns):
+        if turn.get("intencion") == "plate" and "letra por letra" in fold(turn.get("pregunta", "")):
+            after = session.turns[i + 1]["pregunta"] if i + 1 < len(session.turns) else ""
+            prompt = read_prompt(after)
+            out.append(prompt.kind == "confirm" and prompt.proposal.get("plate") == session.truth.get("plate"))
+    return out
+
+
 def summarize(sessions: list[Session]) -> dict:
     """The report's numbers for one (model, engine): outcomes, plate at the first proposal and within two,
-    median turns, and the wait per turn."""
+    the answers to the hint, median turns, and the wait per turn."""
     n = len(sessions)
+    hints = [right for s in sessions for right in hint_answers(s)]
     counts = Counter(s.outcome for s in sessions)
     waits = [w for s in sessions for w in s.waits]
     first = sum(1 for s in sessions if s.plate_proposals[:1] and s.plate_proposals[0][1])
@@ -503,6 +516,8 @@ def summarize(sessions: list[Session]) -> dict:
         "personal_pct": round(100 * counts.get("personal", 0) / n, 1) if n else None,
         "patente_primera": first,
         "patente_en_dos": within_two,
+        "pista_respuestas": len(hints),
+        "pista_bien": sum(hints),
         "turnos_mediana": float(np.median([len(s.turns) for s in sessions])) if n else None,
         "turnos": sum(len(s.turns) for s in sessions),
         "espera_p50_s": _percentile(waits, 50),
@@ -524,7 +539,7 @@ def meets(summary: dict) -> dict[str, bool]:
 
 
 HEADER = ["modelo", "motor", "sesiones", "ticket exacto", "ticket equivocado", "personal", "patente 1.ª",
-          "patente ≤2", "turnos (mediana)", "espera p50", "espera p95"]
+          "patente ≤2", "pista", "turnos (mediana)", "espera p50", "espera p95"]
 
 
 def _frac(k: int, n: int) -> str:
@@ -543,6 +558,7 @@ def table_rows(runs: list[dict]) -> list[list[str]]:
         personal = s["personal"] + s["inconcluso"]
         rows.append([run["modelo"], run["motor"], str(n), _frac(s["exacto"], n), _frac(s["equivocado"], n),
                      _frac(personal, n), _frac(s["patente_primera"], n), _frac(s["patente_en_dos"], n),
+                     _frac(s["pista_bien"], s["pista_respuestas"]),
                      "—" if s["turnos_mediana"] is None else f"{s['turnos_mediana']:g}",
                      _secs(s["espera_p50_s"]), _secs(s["espera_p95_s"])])
     return rows
@@ -561,6 +577,8 @@ def format_markdown(runs: list[dict], command: str) -> str:
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", "«personal» incluye las sesiones que no terminaron en "
-            f"{MAX_TURNS} respuestas. Espera: de subir la respuesta a tener el JSON de la pregunta siguiente.",
+            f"{MAX_TURNS} respuestas. «pista»: respuestas dadas después de «Decímela letra por letra…» que "
+            "dieron la patente exacta en la propuesta siguiente. Espera: de subir la respuesta a tener el JSON de "
+            "la pregunta siguiente.",
             "", f"Hecho con: `{command}`"]
     return "\n".join(out) + "\n"

@@ -140,3 +140,22 @@ def test_summary_counts_every_session_once():
     assert 0.1 <= s["espera_p50_s"] <= s["espera_p95_s"] <= 2.0
     table = sim.format_table([{"modelo": "base", "motor": "openai", "resumen": s}])
     assert "2/5 (40%)" in table and "ticket exacto" in table
+
+
+def test_the_answers_to_the_hint_are_judged_by_the_next_proposal():
+    hint = "Perdón. ¿Cuál es la patente del auto? " + dialogo.HINTS["plate"]
+    turns = [{"pregunta": "¡Hola! ¿Cuál es la patente del auto?", "intencion": "plate"},
+             {"pregunta": "Entendí AB 123 CE. ¿Es correcto?", "intencion": "no"},
+             {"pregunta": hint, "intencion": "plate"},
+             {"pregunta": "Entendí AB 123 CD. ¿Es correcto?", "intencion": "yes"},
+             {"pregunta": "¿Cuánto tiempo te vas a quedar?", "intencion": "stay_minutes"},
+             {"pregunta": "No te entendí. ¿Cuánto tiempo te vas a quedar? " + dialogo.HINTS["stay_minutes"],
+              "intencion": "stay_minutes"}]
+    right = sim.Session(0, "es", {"plate": "AB123CD"}, "exacto", None, turns, [])
+    assert sim.hint_answers(right) == [True]
+    wrong = sim.Session(1, "es", {"plate": "AB123CD"}, "personal", None,
+                        turns[:3] + [{"pregunta": "Entendí AB 123 CB. ¿Es correcto?", "intencion": "no"}, turns[2]], [])
+    assert sim.hint_answers(wrong) == [False, False]  # the last one: the session ended before a proposal
+    s = sim.summarize([right, wrong])
+    assert (s["pista_bien"], s["pista_respuestas"]) == (1, 3)
+    assert "1/3 (33%)" in sim.format_table([{"modelo": "base", "motor": "ct2", "resumen": s}])
