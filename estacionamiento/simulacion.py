@@ -42,11 +42,9 @@ DIGIT_WORDS = "cero uno dos tres cuatro cinco seis siete ocho nueve".split()
 MAX_TURNS = 30  # a session still going after this many answers is stuck in a loop: counted apart
 CORRECTION_CHANCE = 0.5  # how often a "no" carries the right value with it
 
-# A driver's yes, no and "no, es …" are the corpus's lists (sintetico.YES, NO, CORRECTION); the lists below are
-# the simulator's own. Maker.frame holds every fourth out for evaluation, so a driver's phrasing is never in a
-# training corpus.
-PLATE_AGAIN = ["la patente es {}", "{}", "es {}", "patente {}", "te la deletreo: {}", "otra vez, {}",
-               "despacio: {}", "te repito, {}"]
+# A driver's yes, no, "no, es …" and plate said again are the corpus's lists (sintetico.YES, NO, CORRECTION,
+# PLATE_AGAIN); the lists below are the simulator's own. Maker.frame holds every fourth out for evaluation, so a
+# driver's phrasing is never in a training corpus.
 STAY_AGAIN = ["{}", "me quedo {}", "lo dejo {}", "{}, más o menos", "voy a estar {}", "serían {}",
               "te dije {}", "calculo {}"]
 COVERED_AGAIN = {True: ["techado", "lugar techado", "bajo techo", "techado, por favor", "quiero techado",
@@ -240,7 +238,7 @@ class Driver:
     def _again(self, slot: str) -> sintetico.Piece:
         """A slot said again after a failure: the plate spelled symbol by symbol, the rest plainly."""
         if slot == "plate":
-            return sintetico.fill(self.maker.frame(PLATE_AGAIN), spell_slowly(plate_blocks(self.truth.plate)))
+            return sintetico.fill(self.maker.frame(sintetico.PLATE_AGAIN), spell_slowly(plate_blocks(self.truth.plate)))
         if slot == "stay_minutes":
             return sintetico.fill(self.maker.frame(STAY_AGAIN), say_stay(self.truth.stay_minutes))
         return _piece(self.maker.frame(COVERED_AGAIN[self.truth.covered]))
