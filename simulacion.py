@@ -57,6 +57,10 @@ def build_parser() -> SpanishParser:
                         "las de evaluación de espeak-ng, y kk-tebukuro,kk-kumo si Kokoro está instalado)")
     p.add_argument("--fraseo", default="evaluacion", choices=list(sintetico.PHRASINGS),
                    help="qué fraseos del corpus usan los conductores")
+    p.add_argument("--pista", action="store_true",
+                   help="cada conductor dice la patente como pide la pista del kiosco desde la primera respuesta (letra "
+                        "por letra y despacio, sola): mide ese formato en todas las sesiones, no solo cuando el kiosco "
+                        "la vuelve a pedir")
     p.add_argument("--intentos", type=int, default=3, help="el --intentos del kiosco: fallas antes de llamar al personal")
     p.add_argument("--ct2-dir", default=None, metavar="DIR",
                    help="dónde el kiosco exporta un .pt a CTranslate2 (por defecto, el del kiosco)")
@@ -133,7 +137,7 @@ class Kiosk:
 
 def run_one(model: str, engine: str, args, chosen_voices: list[str], speaker, log) -> dict:
     """All the drivers through one kiosk (model, engine); the drivers are the same for every kiosk."""
-    drivers = simulacion.make_drivers(args.sesiones, args.seed, chosen_voices, args.fraseo)
+    drivers = simulacion.make_drivers(args.sesiones, args.seed, chosen_voices, args.fraseo, hint_first=args.pista)
     spots = max(20, 2 * args.sesiones)  # room for every driver's preference: no "¿te sirve uno descubierto?"
     with tempfile.TemporaryDirectory(prefix="simulacion-") as tmp:
         kiosk = Kiosk(model, engine, Path(tmp), spots, spots // 2, args.intentos, args.ct2_dir)
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print("simulacion.py: interrumpido; el kiosco que arrancó se cerró y no se escribió ningún reporte.",
               file=sys.stderr)
         return 130
-    report = {"comando": command, "voces": chosen_voices, "fraseo": args.fraseo, "seed": args.seed,
+    report = {"comando": command, "voces": chosen_voices, "fraseo": args.fraseo, "seed": args.seed, "pista": args.pista,
               "metas": {k: f"{op} {v}" for k, (op, v) in simulacion.TARGETS.items()}, "corridas": runs}
     (out / "simulacion.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "simulacion.md").write_text(simulacion.format_markdown(runs, command), encoding="utf-8")

@@ -148,7 +148,7 @@ class Driver:
     `reply(prompt_text)` decides what to say; it records the plate proposals it judged (`plate_proposals`).
     """
 
-    def __init__(self, index: int, seed: int, voice: str, phrasing: str = "evaluacion"):
+    def __init__(self, index: int, seed: int, voice: str, phrasing: str = "evaluacion", hint_first: bool = False):
         self.index = index
         self.rng = random.Random(f"conductor-{seed}-{index}")
         self.maker = sintetico.Maker(self.rng, phrasing)
@@ -170,6 +170,8 @@ class Driver:
         # Some drivers say more than they were asked in their first answer, as the corpus's answers do.
         self.volunteers = [s for s, p in (("stay_minutes", 0.25), ("covered", 0.15)) if self.rng.random() < p]
         self.asked: Counter = Counter()
+        if hint_first:  # the plate in the hint's format from the first answer, and nothing else with it
+            self.asked["plate"], self.volunteers = 1, []
         self.plate_proposals: list[tuple[str, bool]] = []
 
     # -- judging what the kiosk proposes --------------------------------------------------------
@@ -379,11 +381,13 @@ def default_voices() -> list[str]:
     return list(sintetico.HELDOUT_VOICES) + (list(kokoro.HELDOUT_VOICES) if kokoro_installed() else [])
 
 
-def make_drivers(n: int, seed: int, voices: list[str], phrasing: str = "evaluacion") -> list[Driver]:
-    """`n` drivers, voices dealt in turn from a shuffled order (one voice a driver)."""
+def make_drivers(n: int, seed: int, voices: list[str], phrasing: str = "evaluacion",
+                 hint_first: bool = False) -> list[Driver]:
+    """`n` drivers, voices dealt in turn from a shuffled order (one voice a driver); with `hint_first`, each
+    says the plate as the kiosk's hint asks from the first answer."""
     order = list(voices)
     random.Random(f"voces-{seed}").shuffle(order)
-    return [Driver(i, seed, order[i % len(order)], phrasing) for i in range(n)]
+    return [Driver(i, seed, order[i % len(order)], phrasing, hint_first) for i in range(n)]
 
 
 # --- the kiosk over HTTP ---------------------------------------------------------------------------
@@ -464,7 +468,8 @@ def run_session(client: KioskClient, driver: Driver, speak: Callable[[Reply, Dri
     while not turn.get("listo") and len(turns) < max_turns:
         reply = driver.reply(turn["texto"])
         wav = speak(reply, driver, len(turns))
-        record = {"pregunta": turn["texto"], "dicho": reply.written, "hablado": reply.said, "intencion": reply.intent}
+        record = {"pregunta": turn["texto"], "dicho": reply.written, "hablado": reply.said, "intencion": reply.intent,
+                  "despacio": reply.slow}
         started = time.perf_counter()
         try:
             turn = client.answer(turn["sesion"], wav)
@@ -487,11 +492,11 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def hint_answers(session: Session) -> list[bool]:
-    """Each plate answer given after the kiosk's hint ("Decímela letra por letra…"): whether the kiosk's next
-    prompt proposed the true plate. The hint's symbol-by-symbol format is the one a plate must never miss."""
+    """Each plate answer in the format of the kiosk's hint ("Decímela letra por letra…": symbol by symbol,
+    slowly): whether the kiosk's next prompt proposed the true plate. The format a plate must never miss."""
     out = []
     for i, turn in enumerate(session.turns):
-        if turn.get("intencion") == "plate" and "letra por letra" in fold(turn.get("pregunta", "")):
+        if turn.get("intencion") == "plate" and turn.get("despacio"):
             after = session.turns[i + 1]["pregunta"] if i + 1 < len(session.turns) else ""
             prompt = read_prompt(after)
             out.append(prompt.kind == "confirm" and prompt.proposal.get("plate") == session.truth.get("plate"))

@@ -69,6 +69,17 @@ def test_drivers_heard_perfectly_get_their_exact_ticket(parking):
     assert {d.truth.plate for d in drivers} == set(rows)
 
 
+def test_drivers_told_to_follow_the_hint_spell_the_plate_alone_slowly_from_the_first_answer(parking):
+    drivers = sim.make_drivers(20, seed=7, voices=["es-419+f3"], hint_first=True)
+    assert [d.truth for d in drivers] == [d.truth for d in sim.make_drivers(20, seed=7, voices=["es-419+f3"])]
+    for driver in drivers:
+        turn, turns = converse(driver, dialogo.Dialogue(parking))
+        first = turns[0][1]
+        assert (first.intent, first.slow) == ("plate", True), first
+        assert first.said.count(",") >= len(driver.truth.plate) - 1, first.said  # symbol by symbol
+        assert sim.judge(driver.truth, {"listo": turn.done, "ticket": turn.ticket}) == "exacto", turns
+
+
 def test_a_wrong_proposal_gets_a_no_and_the_driver_still_gets_its_ticket(parking):
     """The first answer reaches the dialogue with the plate's first letter changed: the driver denies it
     (with or without the correction), and says the plate again until it is right."""
@@ -144,9 +155,9 @@ def test_summary_counts_every_session_once():
 
 def test_the_answers_to_the_hint_are_judged_by_the_next_proposal():
     hint = "Perdón. ¿Cuál es la patente del auto? " + dialogo.HINTS["plate"]
-    turns = [{"pregunta": "¡Hola! ¿Cuál es la patente del auto?", "intencion": "plate"},
+    turns = [{"pregunta": "¡Hola! ¿Cuál es la patente del auto?", "intencion": "plate", "despacio": False},
              {"pregunta": "Entendí AB 123 CE. ¿Es correcto?", "intencion": "no"},
-             {"pregunta": hint, "intencion": "plate"},
+             {"pregunta": hint, "intencion": "plate", "despacio": True},
              {"pregunta": "Entendí AB 123 CD. ¿Es correcto?", "intencion": "yes"},
              {"pregunta": "¿Cuánto tiempo te vas a quedar?", "intencion": "stay_minutes"},
              {"pregunta": "No te entendí. ¿Cuánto tiempo te vas a quedar? " + dialogo.HINTS["stay_minutes"],
