@@ -48,8 +48,12 @@ def _tokenize(text: str) -> list[str]:
 # Plate
 # ---------------------------------------------------------------------------------------------
 
-# Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache").
-_ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V"}
+# Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache"). "Larga" and
+# "corta" only ever qualify B and V, so they decide when the first word came out wrong: the simulated drivers'
+# "be larga" was written "de larga", "ve corta" "me corta" (issue 25).
+_ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V",
+                         **{f"{w} larga": "B" for w in ("de", "ve", "v", "me", "pe")},
+                         **{f"{w} corta": "V" for w in ("de", "be", "b", "me", "pe")}}
 # Letter names that are also everyday words: usable inside a spelled run, never evidence of a plate.
 _WEAK_LETTER_WORDS = {"a", "e", "o", "u", "y", "de", "te", "se", "ese", "ah"}
 
@@ -58,7 +62,7 @@ for _letter, _names in LETTER_NAMES.items():
     for _name in _names:
         _LETTER_PHRASES[tuple(_fold(_name).split())] = _letter
 for _name, _letter in _ASR_LETTER_SPELLINGS.items():
-    _LETTER_PHRASES.setdefault((_name,), _letter)
+    _LETTER_PHRASES.setdefault(tuple(_name.split()), _letter)
 for _c in "abcdefghijklmnopqrstuvwxyz":
     _LETTER_PHRASES.setdefault((_c,), _c.upper())
 _MAX_LETTER_PHRASE = max(len(k) for k in _LETTER_PHRASES)

@@ -93,6 +93,9 @@ PLATE_CASES = [
     ("seta seta 999 seta seta", "ZZ999ZZ"),
     ("ache a 321 be be", "HA321BB"),
     ("a se 456 de e", "AC456DE"),
+    ("Patente de larga G 955 GC.", "BG955GC"),  # "be larga" and "ve corta" as the ASR wrote them (issue 25)
+    ("Te repito, me corta, jota, jota, 155.", "VJJ155"),
+    ("a, de, cuatro, tres, siete, jota, me corta", "AD437JV"),
     ("cuatrocientos cincuenta y seis equis i griega zeta", "456XYZ"),
     ("cuatro cinco seis equis ye zeta", "456XYZ"),
     ("a ciento veintitrés be ce de", "A123BCD"),
