@@ -120,8 +120,10 @@ class Dialogue:
         readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in near] or [(extract(""), 1.0)]
         found = self._new_values(readings[0][0])
         if self.pending is not None:
-            if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly
-                text = next((h.text for h in hypotheses[1:] if confirm(h.text) is not None), text)
+            if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly.
+                # Only a yes: a "no" rules the value out for good, so it must be what was heard best ("Correcto"
+                # came out "Tiene que estar", a "No" lower down, and the true plate was never offered again).
+                text = next((h.text for h in hypotheses[1:] if confirm(h.text)), text)
             return self._answer_confirmation(text, found, readings[0][1])
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
             turn = self._answer_spelling(near, [w for _, w in readings])
@@ -162,6 +164,12 @@ class Dialogue:
                     return self._round_failed("Perdón, no te entendí bien.")
                 else:
                     del found[slot]
+        if found.get("covered") in self.rejected.get("covered", ()):  # refused already: never proposed again
+            del found["covered"]
+            if self.asking == "covered":
+                if len(self.rejected["covered"]) == 2:  # both refused: something was misheard, start over
+                    del self.rejected["covered"]
+                return self._round_failed("Perdón, no te entendí bien.")
         if not found:
             return self._round_failed("No te entendí.")
         self.offered = False
@@ -200,6 +208,8 @@ class Dialogue:
         goes last unless the last answer said it again: the beam's near misses of a fresh answer ("TI 559 UK"
         under "TI 559 UT") plus the doubted reading would otherwise propose the refused plate once more."""
         rejected = self.rejected.get(slot, set())
+        if slot == "covered":  # "no" to "lugar techado": then descubierto (which also serves a driver with no preference)
+            return [v for v in (True, False) if v not in rejected]
         heard = self.heard.get(slot, [])
         ranked = plate_candidates(heard, rejected) if slot == "plate" else stay_candidates(heard, rejected)
         doubted = self.doubted.get(slot, set()) - {self.latest.get(slot)}
@@ -248,7 +258,7 @@ class Dialogue:
             return self._round_failed("Perdón.")
         [(slot, value)] = refused.items()
         self.rejected.setdefault(slot, set()).add(value)
-        if slot in FUSED and not self.offered:
+        if (slot in FUSED or slot == "covered") and not self.offered:
             fresh = self._candidates(slot)
             if fresh:  # the next candidate, once per round, before asking again
                 self.offered, self.pending = True, {slot: fresh[0]}

@@ -8,6 +8,7 @@ are read by texto.numeros, the one parser that transcripts and WER use too.
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -842,6 +843,25 @@ def indifferent(text: str) -> bool:
     return bool(_INDIFFERENT.search(" ".join(_tokenize(text))))
 
 
+# A short answer the ASR misspelt ("Correto", "Conecto", "Talicuel", "Negatibo") is the nearest of these, if
+# near enough and clearly nearer than any word of the other answer ("incorrecto" is a no: it is on that list).
+_YES_WORDS = ("correcto", "exacto", "perfecto", "afirmativo", "talcual", "asies", "esoes", "estabien", "todobien",
+              "clarosi", "deuna", "confirmo", "obvio")
+_NO_WORDS = ("negativo", "incorrecto", "equivocado", "estamal", "paranada", "nadaquever", "estatodomal")
+
+
+def _near_yes_no(s: str) -> bool | None:
+    joined = s.replace(" ", "")
+    if len(joined) < 5 or len(s.split()) > 3:  # short words are too easily near anything
+        return None
+    # difflib: the standard library's ratio is enough for a handful of short words; no dependency for this.
+    yes = max(difflib.SequenceMatcher(None, joined, w).ratio() for w in _YES_WORDS)
+    no = max(difflib.SequenceMatcher(None, joined, w).ratio() for w in _NO_WORDS)
+    if max(yes, no) >= 0.8 and abs(yes - no) >= 0.1:
+        return yes > no
+    return None
+
+
 def confirm(text: str) -> bool | None:
     """Yes/no answer to "¿es correcto?": True, False, or None when it is neither."""
     s = " ".join(t for t in _tokenize(text) if t[0].isalnum())
@@ -858,7 +878,7 @@ def confirm(text: str) -> bool | None:
         return True
     if no:
         return False
-    return None
+    return _near_yes_no(s)
 
 
 def extract(text: str, arrival: datetime.time | None = None) -> Slots:

@@ -79,8 +79,10 @@ def test_a_confirmation_the_best_text_misses_is_read_from_a_lower_hypothesis(lot
     turn = d.answer([Hypothesis("C.", -0.4), Hypothesis("P.", -0.9), Hypothesis("Sí.", -1.1)])
     assert turn.text == "¿Cuánto tiempo te vas a quedar?" and d.slots["plate"] == "AB123CD"
     assert d.answer("dos horas").text.startswith("Entendí 2 horas")
+    # A lower "no" is not taken: a no rules the stay out for good ("Correcto" heard "Tiene que estar", a "No" lower
+    # down, lost the simulator's drivers their true value); asked again instead.
     turn = d.answer([Hypothesis("Tomecto.", -0.5), Hypothesis("No.", -0.8)])
-    assert turn.text.startswith("Perdón.") and "stay_minutes" not in d.slots  # a lower "no" is a no too
+    assert turn.text == "Entendí 2 horas (hasta las 16:00). ¿Es correcto? Decí sí o no." and not d.rejected
     turn = d.answer([Hypothesis("C.", -0.4), Hypothesis("P.", -0.9)])  # nothing usable anywhere: ask again
     assert "stay_minutes" not in d.slots and lot.entries() == []
 
@@ -272,6 +274,19 @@ def test_a_fresh_reading_outweighs_a_doubted_plate_its_near_misses_repeat(lot):
     prompts, _ = talk(lot, ["La patente es AB 123 CK, media hora.", "No, está todo mal.",
                             nbest(("Patente AB 123 CK.", -0.174), ("Patente AB 123 CT.", -0.232))])
     assert prompts[3] == "Entendí AB 123 CK. ¿Es correcto?"  # said again on top: it may come back
+
+
+def test_a_no_to_covered_offers_the_other_kind_and_never_proposes_the_refused_one_again(lot):
+    """The simulator's "Lo puedo dejar afuera" came out "No puedo dejar afuera" (techado): after the "no", the
+    kiosk proposed techado again from "¿Vas en techo?" until it handed over."""
+    prompts, turn = talk(lot, ["AB 123 CD", "sí", "dos horas", "sí", "No puedo dejar afuera.", "No, está equivocado.",
+                               "sí"])
+    assert prompts[5:7] == ["Entendí lugar techado. ¿Es correcto?", "¿Entonces es lugar descubierto?"]
+    assert turn.done and turn.ticket["covered"] is False
+    prompts, _ = talk(lot, ["AB 123 CE", "sí", "dos horas", "sí", "No puedo dejar afuera.", "No, está equivocado.",
+                            "no", "¿Vas en techo?"])
+    assert prompts[7].startswith("Perdón. ¿Preferís un lugar techado?")  # both refused: asked again, plainly
+    assert prompts[8].startswith("Perdón, no te entendí bien.")  # techado again: not proposed a second time
 
 
 def test_plate_candidates_are_valid_plates_made_of_what_was_heard():

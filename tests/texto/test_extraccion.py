@@ -371,6 +371,9 @@ CONFIRM_CASES = [
     ("no", False), ("No.", False), ("nah", False), ("no, está mal", False), ("negativo", False),
     ("está mal", False), ("incorrecto", False), ("sí, pero la patente está mal", False), ("no, no es esa", False),
     ("no sé", None), ("", None), ("hola", None), ("¿qué?", None),
+    # As the fine-tuned model wrote the simulated drivers' answers (issue 25): near one answer's word, far from the other
+    ("Correto.", True), ("¡Talicuel!", True), ("Tan cual.", True), ("Negatibo.", False), ("Incorecto.", False),
+    ("Camioneta.", None), ("Dehona.", None), ("Corrector.", None),  # near both "correcto" and "incorrecto": unclear
 ]
 
 # Whole answers: every slot at once.
