@@ -49,6 +49,10 @@ DOUBTED = 0.3  # weight left to readings whose proposal, with other values, got 
 # the plate grammar, openai's beam makes "VEA 434" (-4.2) of a "Buenas tardes" it wrote as "¡WEAS-R-F!" (-1.6),
 # and "MEK 444" (-1.9) of "Me quedo…" (-0.8), while two real readings of one plate differ by hundredths.
 LOWER_MARGIN = 1.0
+# Within one answer, hypotheses weigh as their probabilities: a score is a mean per token, so a difference
+# times a typical answer's length (~10 tokens) is their log-ratio. Weighed by exp(score) alone, the beam's near
+# misses outvoted its best: "Patente TI 559 UT" on top, "UK", "UG" and "KI…UK" below, proposed TI 559 UK.
+ANSWER_TOKENS = 10
 SPELL_AFTER = 2  # failed rounds of the plate question before it is asked letters first, then digits
 SPELLING = {  # the plate in parts: the prompt, the hint after an answer without them, the lengths a plate has
     "letters": ("Decime solo las letras de la patente, una por una.",
@@ -117,7 +121,9 @@ class Dialogue:
             return self._answer_other_kind(text)
         arrival = self.clock().time()
         near = [h for h in hypotheses if h.score >= hypotheses[0].score - LOWER_MARGIN] if hypotheses else []
-        readings = [(extract(h.text, arrival), math.exp(min(h.score, 0.0))) for h in near] or [(extract(""), 1.0)]
+        top = max((h.score for h in near), default=0.0)
+        readings = [(extract(h.text, arrival), math.exp(min(top, 0.0) + ANSWER_TOKENS * (h.score - top)))
+                    for h in near] or [(extract(""), 1.0)]
         found = self._new_values(readings[0][0])
         if self.pending is not None:
             if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly.

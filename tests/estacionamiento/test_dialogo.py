@@ -177,7 +177,7 @@ def test_a_no_to_the_second_candidate_asks_again_and_a_third_reading_is_fused(lo
 def test_two_failed_attempts_are_fused_into_the_right_plate(lot):
     """Each attempt's best reading is wrong (AB 123 CE, then AV 123 CD); position by position, weighed by the
     scores, they agree on AB 123 CD, which no hypothesis held whole."""
-    prompts, turn = talk(lot, ["AB 123 CE", "no", nbest(("AV 123 CD", -0.3), ("AB 723 CD", -1.0)), "sí",
+    prompts, turn = talk(lot, ["AB 123 CE", "no", nbest(("AV 123 CD", -0.3), ("AB 723 CD", -0.4)), "sí",
                                "media hora", "sí", "no"])
     assert prompts[2].startswith("Perdón. ¿Cuál es la patente del auto?")  # one reading: nothing else to offer
     assert prompts[3] == "Entendí AB 123 CD. ¿Es correcto?"
@@ -258,6 +258,14 @@ def test_a_refused_proposal_of_several_values_rules_none_of_them_out(lot):
     assert prompts[3] == "Entendí AB 123 CD. ¿Es correcto?"
     assert prompts[4] == "¿Cuánto tiempo te vas a quedar?"
     assert turn.ticket["stay_minutes"] == 120
+
+
+def test_one_answer_proposes_its_best_reading_not_the_vote_of_its_near_misses(lot):
+    """Measured (CTranslate2, the simulator's TI 559 UT): the beam's best was right, and its near misses, two of
+    three ending in K, outvoted it position by position when each weighed exp(mean log-prob)."""
+    prompts, _ = talk(lot, [nbest(("Patente TI 559 UT.", -0.174), ("Patente TI 559 UK.", -0.232),
+                                  ("Patente TI 559 UG.", -0.242), ("Patente KI 559 UK.", -0.283)), "no"])
+    assert prompts[1:] == ["Entendí TI 559 UT. ¿Es correcto?", "¿Entonces es TI 559 UK?"]
 
 
 def test_a_fresh_reading_outweighs_a_doubted_plate_its_near_misses_repeat(lot):
