@@ -137,6 +137,15 @@ PLAIN_COVERED = {True: ["techado", "bajo techo", "cubierto", "adentro", "lugar t
                          "afuera está bien", "al aire libre nomás", "descubierto está bien"]}
 
 
+def phrasings(options: list, split: str) -> list:
+    """The options of one phrasing split: every fourth is kept for evaluation ("evaluacion"), so a test corpus
+    can use wordings training never saw (the issue measured how much held-out phrasings hurt); lists shorter
+    than four are shared."""
+    if split == "todo" or len(options) < 4:
+        return list(options)
+    return [o for i, o in enumerate(options) if (i % 4 == 3) == (split == "evaluacion")]
+
+
 class Maker:
     """Random choices for one corpus; `frame()` honours the phrasing split, `pick()` does not."""
 
@@ -148,11 +157,8 @@ class Maker:
         return self.rng.choice(options)
 
     def frame(self, options):
-        # Every fourth phrasing is kept for evaluation, so a test corpus can use wordings that
-        # training never saw (the issue measured how much held-out phrasings hurt).
-        if self.phrasing != "todo" and len(options) >= 4:
-            held_out = self.phrasing == "evaluacion"
-            options = [o for i, o in enumerate(options) if (i % 4 == 3) == held_out]
+        if self.phrasing != "todo":
+            options = phrasings(options, self.phrasing)
         return self.rng.choice(options)
 
     def chance(self, p: float) -> bool:
@@ -529,7 +535,7 @@ class Maker:
             covered = self.pick([True, False])
             piece = same(self.frame(PLAIN_COVERED[covered]))
         piece = fill(self.frame(CORRECTION), piece)
-        return Utterance(_sentence(piece.said), _sentence(piece.written), SlotLabels(plate, minutes, covered, None))
+        return Utterance(sentence(piece.said), sentence(piece.written), SlotLabels(plate, minutes, covered, None))
 
     def symbol_by_symbol(self, groups: list[str]) -> Piece:
         """The kiosk's hint format: "a, be larga, uno, dos, tres, ce, de"."""
@@ -540,11 +546,11 @@ class Maker:
         """The plate alone, symbol by symbol, as answered after the hint (slow)."""
         groups = self.plate_groups()
         piece = fill(self.frame(PLATE_AGAIN), self.symbol_by_symbol(groups))
-        return Utterance(_sentence(piece.said), _sentence(piece.written), SlotLabels("".join(groups), None, None, None),
+        return Utterance(sentence(piece.said), sentence(piece.written), SlotLabels("".join(groups), None, None, None),
                          slow=True)
 
     def _plain(self, text: str) -> Utterance:
-        return Utterance(_sentence(text), _sentence(text), SlotLabels(None, None, None, None))
+        return Utterance(sentence(text), sentence(text), SlotLabels(None, None, None, None))
 
     def answer(self) -> Utterance:
         slots = self.pick([("plate",), ("stay",), ("covered",), ("plate", "stay"), ("plate", "covered"),
@@ -596,7 +602,7 @@ class Maker:
             closer = ""
         said += closer
         written += closer
-        return Utterance(_sentence(said), _sentence(written), SlotLabels(plate, minutes, covered, arrival))
+        return Utterance(sentence(said), sentence(written), SlotLabels(plate, minutes, covered, arrival))
 
 
 def _until(arrival: int, targets: list[int]) -> int:
@@ -604,7 +610,7 @@ def _until(arrival: int, targets: list[int]) -> int:
     return min((t - arrival) % 1440 or 1440 for t in targets)
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     """Capitalise sentence starts and end with a period, as Whisper writes."""
     text = text.strip()
     out, start = [], True
@@ -623,7 +629,7 @@ def _sentence(text: str) -> str:
 def load_general_sentences(paths: tuple[Path, ...] = GENERAL_FILES) -> list[str]:
     """One sentence per line, `#` comments; capitalised and ending in a stop, as Whisper writes."""
     lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
-    return [_sentence(s) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return [sentence(s) for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 
 def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: str = "todo",
