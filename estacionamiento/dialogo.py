@@ -13,7 +13,8 @@ after `max_failures` the dialogue hands over to the staff.
 What it heard is kept, not thrown away on a "no": every answer may be an n-best list (texto/hipotesis.py),
 and the plates and stays in it are evidence weighed by exp(score). A plate is fused per position over
 all the answers to the question (`plate_candidates`); on "no" the next candidate is offered once
-("¿Entonces es AB 123 CB?") before asking again, and a rejected value is never proposed again. After
+("¿Entonces es AB 123 CB?"; for covered, the other kind) before asking again, and a rejected value is never
+proposed again. After
 `SPELL_AFTER` failed rounds the plate is asked in parts, letters then digits. Every value still waits for
 the driver's "sí" before the ticket.
 """
