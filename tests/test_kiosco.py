@@ -145,9 +145,10 @@ def test_two_kiosks_at_once_each_get_a_ticket_and_a_different_spot(server, tmp_p
     for ticket, chat in ((t1, chat1), (t2, chat2)):
         assert "staff" not in ticket, chat
         assert (ticket["stay_minutes"], ticket["covered"]) == (1440, False), chat
-        # the plate on the ticket is one the kiosk proposed ("Entendí …" or the next candidate, "¿Entonces es …?")
-        shown = dialogo.format_plate(ticket["plate"])
-        assert any(line.startswith((f"Entendí {shown}", f"¿Entonces es {shown}")) for line in chat), chat
+        # the plate on the ticket is one the kiosk proposed ("Entendí …", alone or with other values, or the next
+        # candidate, "¿Entonces es …?") and the driver confirmed
+        proposals = [line for line in chat if line.startswith(("Entendí ", "¿Entonces es "))]
+        assert any(dialogo.format_plate(ticket["plate"]) in line for line in proposals), "\n".join(chat)
     assert t1["plate"] != t2["plate"] and t1["spot"] != t2["spot"]
     rows = {e.plate: e.spot for e in lote.Parking(server["db"]).entries()}
     assert rows == {t1["plate"]: t1["spot"], t2["plate"]: t2["spot"]}
