@@ -31,7 +31,9 @@ def say(ssml: str, path: Path, before_s: float = 1.0, after_s: float = 1.5, spee
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-m", "-v", "es-419", "-s", str(speed), "-w", str(raw), f"<speak>{ssml}</speak>"],
                    check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(path), "pad", str(before_s), str(after_s)],
+    # -R: sox dithers with a fixed seed. Its random dither made each run's clip a little different, and base's
+    # CTranslate2 int8 then wrote the test plate as "SPF-456" or "www.pf456" (the n-best tests' rare failures).
+    subprocess.run(["sox", "-R", str(raw), "-r", "16000", "-c", "1", str(path), "pad", str(before_s), str(after_s)],
                    check=True)
     raw.unlink()
     return path
