@@ -161,9 +161,7 @@ class Maker:
         return self.rng.choice(options)
 
     def frame(self, options):
-        if self.phrasing != "todo":
-            options = phrasings(options, self.phrasing)
-        return self.rng.choice(options)
+        return self.rng.choice(phrasings(options, self.phrasing))
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
@@ -541,7 +539,7 @@ class Maker:
             covered = self.pick([True, False])
             piece = same(self.frame(PLAIN_COVERED[covered]))
         piece = fill(self.frame(CORRECTION), piece)
-        return Utterance(sentence(piece.said), sentence(piece.written), SlotLabels(plate, minutes, covered, None))
+        return Utterance(_sentence(piece.said), _sentence(piece.written), SlotLabels(plate, minutes, covered, None))
 
     def symbol_by_symbol(self, groups: list[str]) -> Piece:
         """The kiosk's hint format: "a, be larga, uno, dos, tres, ce, de"."""
@@ -552,11 +550,11 @@ class Maker:
         """The plate alone, symbol by symbol, as answered after the hint (slow)."""
         groups = self.plate_groups()
         piece = fill(self.frame(PLATE_AGAIN), self.symbol_by_symbol(groups))
-        return Utterance(sentence(piece.said), sentence(piece.written), SlotLabels("".join(groups), None, None, None),
+        return Utterance(_sentence(piece.said), _sentence(piece.written), SlotLabels("".join(groups), None, None, None),
                          slow=True)
 
     def _plain(self, text: str) -> Utterance:
-        return Utterance(sentence(text), sentence(text), SlotLabels(None, None, None, None))
+        return Utterance(_sentence(text), _sentence(text), SlotLabels(None, None, None, None))
 
     def answer(self) -> Utterance:
         slots = self.pick([("plate",), ("stay",), ("covered",), ("plate", "stay"), ("plate", "covered"),
@@ -608,7 +606,7 @@ class Maker:
             closer = ""
         said += closer
         written += closer
-        return Utterance(sentence(said), sentence(written), SlotLabels(plate, minutes, covered, arrival))
+        return Utterance(_sentence(said), _sentence(written), SlotLabels(plate, minutes, covered, arrival))
 
 
 def _until(arrival: int, targets: list[int]) -> int:
@@ -616,7 +614,7 @@ def _until(arrival: int, targets: list[int]) -> int:
     return min((t - arrival) % 1440 or 1440 for t in targets)
 
 
-def sentence(text: str) -> str:
+def _sentence(text: str) -> str:
     """Capitalise sentence starts and end with a period, as Whisper writes."""
     text = text.strip()
     out, start = [], True
@@ -635,7 +633,7 @@ def sentence(text: str) -> str:
 def load_general_sentences(paths: tuple[Path, ...] = GENERAL_FILES) -> list[str]:
     """One sentence per line, `#` comments; capitalised and ending in a stop, as Whisper writes."""
     lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
-    return [sentence(s) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return [_sentence(s) for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 
 def make_utterances(n: int, seed: int, general_fraction: float = 0.2, phrasing: str = "todo",
