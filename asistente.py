@@ -21,7 +21,7 @@ from estacionamiento import dialogo, escucha, lote, voz
 from modelo import motores, pesos
 from modelo.audio import SILENCE_PEAK, audio_problem, load_audio
 from texto.extraccion import extract
-from texto.hipotesis import best_text
+from texto.hipotesis import best_text, decoded
 
 DEFAULT_DB = "data/estacionamiento.db"
 
@@ -177,7 +177,7 @@ def session(args, parking: lote.Parking) -> dict:
             raise UsageError(f"se acabaron las respuestas ({len(answers)} wavs) antes de terminar el diálogo; "
                              f"faltaba contestar: {turn.text!r}. Agregá más wavs a --respuestas.")
         heard = escucha.hear(engine, audio, dialogue.question, args.hipotesis)
-        others = "".join(f" / «{h.text}»" for h in heard[1:])
+        others = "".join(f" / «{h.text}»" for h in decoded(heard)[1:])
         print(f"Conductor ({source}): «{best_text(heard)}»" + (f" (otras: {others[3:]})" if others else ""), flush=True)
         turn = dialogue.answer(heard)
     if used < len(answers):

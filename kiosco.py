@@ -4,7 +4,8 @@ The app and its page live in estacionamiento/ (kiosco.py, web/); this command lo
 lot's database and serves them. API (JSON unless said):
   POST /api/sesiones                        -> {"sesion", "texto", "listo", "ticket", "voz"}
   POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard (its best text),
-                                               and "hipotesis": [{"texto", "puntaje"}], its n-best list
+                                               and "hipotesis": [{"texto", "puntaje", "forzada"}], its n-best list
+                                               (forzada: an answer only scored, after "Decí sí o no")
   GET  /api/sesiones/{id}/voz               -> the current prompt spoken by espeak-ng (audio/wav)
   GET  /api/estado                          -> free spots by kind
 """

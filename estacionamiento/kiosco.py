@@ -7,7 +7,8 @@ one lot database, so several kiosks can run against one server, or several serve
 API (JSON unless said):
   POST /api/sesiones                        -> {"sesion", "texto", "listo", "ticket", "voz"}
   POST /api/sesiones/{id}/respuesta  (WAV)  -> the same plus "oido": what the model heard (its best text),
-                                               and "hipotesis": [{"texto", "puntaje"}], its n-best list
+                                               and "hipotesis": [{"texto", "puntaje", "forzada"}], its n-best list
+                                               (forzada: an answer only scored, after "Decí sí o no")
   GET  /api/sesiones/{id}/voz               -> the current prompt spoken by espeak-ng (audio/wav)
   GET  /api/estado                          -> free spots by kind
 """
@@ -148,7 +149,7 @@ def create_app(engine, parking: lote.Parking, max_failures: int = 3, n_best: int
             s.dialogue, s.turn = trial, turn
             s.turn_no += 1
             return {**turn_json(sid, s), "oido": best_text(heard),
-                    "hipotesis": [{"texto": h.text, "puntaje": h.score} for h in heard]}
+                    "hipotesis": [{"texto": h.text, "puntaje": h.score, "forzada": h.forced} for h in heard]}
 
     @app.get("/api/sesiones/{sid}/voz")
     def voice(sid: str, n: int | None = None):  # n: the turn number, so no cache serves an old prompt

@@ -17,7 +17,7 @@ import whisper
 
 from modelo import contexto, gramatica
 from texto import letras
-from texto.hipotesis import PLATE, Hypothesis
+from texto.hipotesis import BARE_ANSWERS, PLATE, YES_NO, Hypothesis
 
 
 def get_tokenizer(model: whisper.model.Whisper, language: str):
@@ -218,7 +218,8 @@ def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: 
     (gramatica.PlateFromFirstSymbol), scored by the model without the mask, kept when they hold a plate,
     one per plate (gramatica.plates_or_texts: the best text first when it holds none). Otherwise the beam's
     candidates: repetition loops dropped (a clip left with none is sampled again, as transcribe_batch does),
-    spelled plates of no valid shape repaired (`plate_grammar`).
+    spelled plates of no valid shape repaired (`plate_grammar`). question=YES_NO: those, then each of
+    hipotesis.BARE_ANSWERS scored teacher-forced (forced=True), in that order.
     `prompt`: previous text the decoder is given (whisper's prompt), e.g. matched to the question.
     """
     width = max(beam_size or 1, n_best, PLATE_NBEST_BEAM if question == PLATE else 1)
@@ -237,8 +238,14 @@ def transcribe_nbest(model: whisper.model.Whisper, mel: torch.Tensor, language: 
             hypotheses = [[dataclasses.replace(h, text=gramatica.repair_plates(
                 h.text, functools.partial(decode_plate, model, features[i : i + 1], options))) for h in clip]
                 for i, clip in enumerate(hypotheses)]
-    return [gramatica.distinct_texts([dataclasses.replace(h, text=letras.join_spelled_capitals(h.text)) for h in clip],
-                                     n_best) for clip in hypotheses]
+        hypotheses = [gramatica.distinct_texts([dataclasses.replace(h, text=letras.join_spelled_capitals(h.text))
+                                                for h in clip], n_best) for clip in hypotheses]
+        if question == YES_NO:  # after "Decí sí o no": the two answers scored too, for the dialogue to choose
+            bare = [task.tokenizer.encode(" " + t) for t in BARE_ANSWERS]
+            for i, clip in enumerate(hypotheses):
+                scores = mean_logprobs(model, features[i : i + 1], list(task.initial_tokens), bare, task.tokenizer.eot)
+                clip += [Hypothesis(t, s, forced=True) for t, s in zip(BARE_ANSWERS, scores, strict=True)]
+    return hypotheses
 
 
 def _sample_again(model: whisper.model.Whisper, features: torch.Tensor, options: whisper.DecodingOptions,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from modelo.decodificacion import (
 )
 from modelo.precision import cpu_threads, decode_dtype, default_device
 from texto import letras
-from texto.hipotesis import PLATE, QUESTIONS, Hypothesis
+from texto.hipotesis import BARE_ANSWERS, PLATE, QUESTIONS, YES_NO, Hypothesis
 
 ENGINES = ("openai", "ctranslate2")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "ct2"
@@ -78,7 +78,8 @@ class OpenAIEngine:
         the window of the model's audio context (contexto.py).
 
         With `n_best` > 1 or a `question` (hipotesis.QUESTIONS): a list of Hypothesis per clip instead, at most
-        n_best, best first (decodificacion.transcribe_nbest); on PLATE, distinct valid plates."""
+        n_best, best first (decodificacion.transcribe_nbest); on PLATE, distinct valid plates; on YES_NO,
+        hipotesis.BARE_ANSWERS scored teacher-forced follow (forced=True)."""
         check_nbest(n_best, question)
         nbest = n_best > 1 or question is not None
 
@@ -137,7 +138,8 @@ class CTranslate2Engine:
         With `n_best` > 1 or a `question` (hipotesis.QUESTIONS): a list of Hypothesis per clip instead, at most
         n_best, best first, scored by CTranslate2 (mean log-prob per token). CTranslate2 has no hook for a logit
         filter, so on PLATE a wider beam's hypotheses are ranked and kept when they hold a plate, one per plate
-        (none holding one: the texts, gramatica.plates_or_texts)."""
+        (none holding one: the texts, gramatica.plates_or_texts). On YES_NO, hipotesis.BARE_ANSWERS scored
+        teacher-forced follow (forced=True)."""
         check_nbest(n_best, question)
         if n_best > 1 or question is not None:
             return by_window(audios, self.audio_context, lambda clips, seconds: self._nbest(
@@ -178,7 +180,13 @@ class CTranslate2Engine:
             remaining = [i for i in remaining if is_repetition_loop(found[i][0].text)]
         joined = [[Hypothesis(letras.join_spelled_capitals(h.text), h.score) for h in clip] for clip in found]
         if not wide:
-            return [gramatica.distinct_texts(clip, n_best) for clip in joined]
+            texts = [gramatica.distinct_texts(clip, n_best) for clip in joined]
+            if question == YES_NO:  # after "Decí sí o no": the two answers scored too, for the dialogue to choose
+                for i, clip in enumerate(texts):
+                    clip += [Hypothesis(t, s, forced=True)
+                             for t, s in zip(BARE_ANSWERS, self._forced(encoded[i : i + 1], prompt, BARE_ANSWERS),
+                                             strict=True)]
+            return texts
         plates = [gramatica.plates_or_texts(clip, n_best) for clip in joined]
         for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
             if self.plate_prefix and clip and len(plates[i]) < n_best:
@@ -232,6 +240,24 @@ class CTranslate2Engine:
             if not is_repetition_loop(text):  # free after the plate, a model may go on "S S S S …"
                 hypotheses.append(Hypothesis(text, sum(picked) / max(len(picked), 1)))
         return hypotheses
+
+    def _forced(self, encoded: np.ndarray, prompt: str | None, texts: Sequence[str]) -> list[float]:
+        """Each text's score under the model, teacher-forced, as CTranslate2 scores what it decodes (the log-probs
+        of the text and its end, summed, over the text's length): one `generate` with each text as the prefix,
+        its logits read back. encoded: one clip's (1, positions, d)."""
+        start = self._prompt_tokens(prompt)
+        candidates = [self._tokenizer.encode(" " + t) for t in texts]
+        results = self.model.model.generate(
+            ctranslate2.StorageView.from_array(np.repeat(encoded, len(candidates), 0)),
+            [start + c for c in candidates], beam_size=1, max_length=2 * (max(map(len, candidates)) + 2),
+            return_logits_vocab=True, suppress_blank=False)
+        scores = []
+        for tokens, result in zip(candidates, results, strict=True):
+            steps = result.logits[0]  # one per text token after the prompt, the prefix's included
+            wanted = tokens + [self._tokenizer.eot]
+            scores.append(sum(torch.from_numpy(np.asarray(steps[k])).float().log_softmax(-1)[t].item()
+                              for k, t in enumerate(wanted)) / len(tokens))
+        return scores
 
     def _prompt_tokens(self, prompt: str | None) -> list[int]:
         """The start of the decoder's input: the task's special tokens, after the previous text if any."""

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from estacionamiento import dialogo, lote
 from texto.extraccion import extract, spelled
-from texto.hipotesis import CONFIRM, PLATE, QUESTIONS, STAY, Hypothesis
+from texto.hipotesis import CONFIRM, PLATE, QUESTIONS, STAY, YES_NO, Hypothesis
 
 NOW = datetime.datetime(2025, 5, 2, 14, 0)
 
@@ -85,6 +85,48 @@ def test_a_confirmation_the_best_text_misses_is_read_from_a_lower_hypothesis(lot
     assert turn.text == "Entendí 2 horas (hasta las 16:00). ¿Es correcto? Decí sí o no." and not d.rejected
     turn = d.answer([Hypothesis("C.", -0.4), Hypothesis("P.", -0.9)])  # nothing usable anywhere: ask again
     assert "stay_minutes" not in d.slots and lot.entries() == []
+
+
+def forced(yes: float, no: float) -> list[Hypothesis]:
+    return [Hypothesis("Sí.", yes, forced=True), Hypothesis("No.", no, forced=True)]
+
+
+def test_after_say_yes_or_no_the_forced_answers_decide_what_reads_as_neither(lot):
+    """The simulator's staff calls: a slow bare "Sí." in the es-419+Alicia voice came out "P." every time (the
+    scores below are the demo's model's, CTranslate2: "Sí." -1.0, "No." -3.2)."""
+    d = dialogo.Dialogue(lot, max_failures=9, clock=lambda: NOW)  # the failures here are the point
+    d.start()
+    d.answer("AB 123 CD")
+    assert d.question == CONFIRM
+    heard_p = [Hypothesis("P.", -0.76), Hypothesis("T.", -1.8), *forced(-1.0, -3.2)]
+    # not told yet to say just sí or no: the forced answers are not used ("Joya" heard "Hola" is 0.7 apart)
+    assert d.answer(heard_p).text == "Entendí AB 123 CD. ¿Es correcto? Decí sí o no."
+    assert d.question == YES_NO
+    assert d.answer(heard_p).text == "¿Cuánto tiempo te vas a quedar?" and d.slots["plate"] == "AB123CD"
+    assert d.question == STAY
+    d.answer("dos horas")
+    d.answer("eh")
+    assert d.question == YES_NO
+    # too close to tell: asked again, still as a yes/no
+    assert d.answer([Hypothesis("Pu.", -0.9), *forced(-2.0, -2.5)]).text.endswith("¿Es correcto? Decí sí o no.")
+    assert d.question == YES_NO and "stay_minutes" not in d.slots
+    # a clear forced "No." is a no: the stay is refused
+    assert d.answer([Hypothesis("Nu.", -0.9), *forced(-3.5, -0.8)]).text.startswith("Perdón. ¿Cuánto tiempo")
+    assert d.rejected["stay_minutes"] == {120} and d.question == STAY
+    # what was decoded wins when it reads: a "no" heard stays a no whatever the forced scores say
+    d.answer("tres horas")
+    d.answer("eh")
+    d.answer([Hypothesis("No.", -0.3), *forced(-0.5, -3.0)])
+    assert d.rejected["stay_minutes"] == {120, 180}
+
+
+def test_silence_after_say_yes_or_no_is_not_an_answer(lot):
+    d = dialogo.Dialogue(lot, clock=lambda: NOW)
+    d.start()
+    d.answer("AB 123 CD")
+    d.answer("eh")
+    turn = d.answer(forced(-1.0, -4.0))  # nothing decoded, only the two scores
+    assert turn.text == "Entendí AB 123 CD. ¿Es correcto? Decí sí o no." and "plate" not in d.slots
 
 
 def test_a_plain_no_asks_again_and_unclear_confirmation_keeps_the_proposal(lot):

@@ -196,8 +196,8 @@ def test_the_kiosk_asks_for_n_best_and_offers_the_next_candidate(tmp_path, clips
     sid = begin(client)
     turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
     assert (turn["texto"], turn["oido"]) == ("Entendí AB 123 CE. ¿Es correcto?", "la patente es AB 123 CE")
-    assert turn["hipotesis"] == [{"texto": "la patente es AB 123 CE", "puntaje": -0.1},
-                                 {"texto": "la patente es AB 123 CB", "puntaje": -0.6}]
+    assert turn["hipotesis"] == [{"texto": "la patente es AB 123 CE", "puntaje": -0.1, "forzada": False},
+                                 {"texto": "la patente es AB 123 CB", "puntaje": -0.6, "forzada": False}]
     turn = client.post(f"/api/sesiones/{sid}/respuesta", content=clips["voz"]).json()
     assert turn["texto"] == "¿Entonces es AB 123 CB?" and turn["oido"] == "No."
     for _ in range(4):

@@ -7,7 +7,7 @@ from habla import PAUSE, say, spell
 from modelo import decodificacion, gramatica, motores
 from modelo.audio import load_audio
 from texto.extraccion import extract
-from texto.hipotesis import PLATE, Hypothesis
+from texto.hipotesis import BARE_ANSWERS, PLATE, YES_NO, Hypothesis, decoded
 from texto.normalizar import fold
 
 pytestmark = [pytest.mark.base, pytest.mark.voz]
@@ -27,7 +27,9 @@ def clips(tmp_path_factory):
     return {"frase": load_audio(say("Buenos días, quiero dejar el auto en el estacionamiento.", d / "frase.wav")),
             "patente": load_audio(say(f"La patente es: {PAUSE} {spell('PDF456')}. Gracias.", d / "patente.wav")),
             "simbolos": load_audio(say(f"La patente es: {PAUSE} {spell('AB123CD')}.", d / "simbolos.wav")),
-            "estadia": load_audio(say("Me quedo dos horas, nada más.", d / "estadia.wav"))}
+            "estadia": load_audio(say("Me quedo dos horas, nada más.", d / "estadia.wav")),
+            "si": load_audio(say("Sí.", d / "si.wav", speed=120)),
+            "no": load_audio(say("No.", d / "no.wav", speed=120))}
 
 
 def assert_ranked(hypotheses: list[Hypothesis], at_most: int):
@@ -69,6 +71,28 @@ def test_n_best_1_without_a_question_is_todays_list_of_texts(engines, clips, nam
     assert isinstance(texts, list) and isinstance(texts[0], str) and "estacionamiento" in fold(texts[0]), texts
     [[one]] = engines[name].transcribe([clips["frase"]], n_best=1, question="covered")
     assert isinstance(one, Hypothesis) and one.text == texts[0], (one, texts)
+
+
+@pytest.mark.parametrize("name", ["openai", "ctranslate2"])
+def test_after_say_yes_or_no_the_two_answers_are_scored_by_the_model(engines, clips, name):
+    """YES_NO: the decoded list as for any confirmation, then "Sí." and "No." scored teacher-forced, the one
+    said far ahead (the dialogue takes it when nothing decoded reads as yes or no)."""
+    answers = engines[name].transcribe([clips["si"], clips["no"], clips["frase"]], n_best=3, question=YES_NO)
+    for said, hypotheses in zip(BARE_ANSWERS, answers, strict=False):
+        heard = decoded(hypotheses)
+        assert_ranked(heard, 3)
+        assert hypotheses[: len(heard)] == heard, hypotheses  # decoded first, the forced ones after
+        forced = {h.text: h.score for h in hypotheses[len(heard) :]}
+        assert set(forced) == set(BARE_ANSWERS) and all(h.forced for h in hypotheses[len(heard) :]), hypotheses
+        other = next(t for t in BARE_ANSWERS if t != said)
+        assert forced[said] > forced[other] + 1.0, hypotheses
+    sentence = answers[2]
+    assert "estacionamiento" in fold(sentence[0].text) and max(h.score for h in sentence if h.forced) < -2, sentence
+    # the forced scores are the engine's own: the same text decoded scores the same (openai's beam renormalizes
+    # after suppressing tokens, the forced pass does not: a few hundredths apart)
+    for hypotheses in answers[:2]:
+        same = [(h.score, f.score) for h in decoded(hypotheses) for f in hypotheses if f.forced and f.text == h.text]
+        assert all(abs(a - b) < 0.1 for a, b in same), hypotheses
 
 
 def test_bad_n_best_or_question_is_a_spanish_error(engines, clips):
