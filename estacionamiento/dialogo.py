@@ -13,8 +13,8 @@ after `max_failures` the dialogue hands over to the staff.
 What it heard is kept, not thrown away on a "no": every answer may be an n-best list (texto/hipotesis.py),
 and the plates and stays in it are evidence weighed by exp(score). A plate is fused per position over
 all the answers to the question (`plate_candidates`); on "no" the next candidate is offered once
-("¿Entonces es AB 123 CB?"; for covered, the other kind) before asking again, and a rejected value is never
-proposed again. After
+("¿Entonces es AB 123 CB?"; for covered, the other kind) before asking again, and a rejected value is not
+proposed again unless the best readings of INSIST later answers name it (a "sí" misheard as a "no"). After
 `SPELL_AFTER` failed rounds the plate is asked in parts, letters then digits. Every value still waits for
 the driver's "sí" before the ticket. An unclear confirmation is asked again with "Decí sí o no"; then the
 engine also scores a bare "Sí." and "No." (hipotesis.YES_NO), which decide when nothing decoded reads as either.
@@ -55,6 +55,11 @@ LOWER_MARGIN = 1.0
 # times a typical answer's length (~10 tokens) is their log-ratio. Weighed by exp(score) alone, the beam's near
 # misses outvoted its best: "Patente TI 559 UT" on top, "UK", "UG" and "KI…UK" below, proposed TI 559 UK.
 ANSWER_TOKENS = 10
+# A refused plate or stay that the best reading of this many later answers names again is offered once more:
+# a "Correcto" heard "No me gusta" ruled the true plate out, and the driver's next two answers, heard exactly
+# ("KQ 975 KC", then "No, lo correcto es KQ 975 KC"), could not bring it back. One answer is not enough: the
+# model may hear the same wrong plate twice, and the driver just refused it.
+INSIST = 2
 SPELL_AFTER = 2  # failed rounds of the plate question before it is asked letters first, then digits
 SPELLING = {  # the plate in parts: the prompt, the hint after an answer without them, the lengths a plate has
     "letters": ("Decime solo las letras de la patente, una por una.",
@@ -92,7 +97,7 @@ class Dialogue:
     failures: int = 0
     finished: Turn | None = None
     heard: dict = field(default_factory=dict)  # slot -> [(value, weight)]: every reading, for slots not confirmed
-    rejected: dict = field(default_factory=dict)  # slot -> values the driver said "no" to: never proposed again
+    rejected: dict = field(default_factory=dict)  # slot -> values the driver said "no" to: not proposed again
     rounds: dict = field(default_factory=dict)  # slot -> failed rounds of its question
     offered: bool = False  # the pending value is the round's second candidate: a "no" ends the round
     spelling: str | None = None  # "letters" or "digits" while the plate is asked in parts
@@ -100,6 +105,7 @@ class Dialogue:
     doubted: dict = field(default_factory=dict)  # slot -> values refused along with others: proposed last
     latest: dict = field(default_factory=dict)  # slot -> the value the last answer with one said
     bare: bool = False  # the last prompt asked "Decí sí o no": the answer should be just that
+    insisted: dict = field(default_factory=dict)  # (slot, refused value) -> later answers whose best reading said it
 
     @property
     def question(self) -> str | None:
@@ -137,6 +143,7 @@ class Dialogue:
         readings = [(extract(h.text, arrival), math.exp(min(top, 0.0) + ANSWER_TOKENS * (h.score - top)))
                     for h in near] or [(extract(""), 1.0)]
         found = self._new_values(readings[0][0])
+        self._said_again(found)
         if self.pending is not None:
             if confirm(text) is None and not found:  # "Sí." heard as "C.": a lower hypothesis may say it plainly.
                 # Only a yes: a "no" rules the value out for good, so it must be what was heard best ("Correcto"
@@ -168,6 +175,15 @@ class Dialogue:
         """Extracted values for slots not confirmed yet."""
         values = {"plate": slots.plate, "stay_minutes": slots.stay_minutes, "covered": slots.covered}
         return {k: v for k, v in values.items() if v is not None and k not in self.slots}
+
+    def _said_again(self, found: dict) -> None:
+        """A refused value named by the best reading of INSIST later answers is no longer ruled out (once)."""
+        for slot in FUSED:
+            value = found.get(slot)
+            if value in self.rejected.get(slot, ()) and self.insisted.get((slot, value), 0) < INSIST:
+                self.insisted[(slot, value)] = self.insisted.get((slot, value), 0) + 1
+                if self.insisted[(slot, value)] == INSIST:
+                    self.rejected[slot].discard(value)
 
     def _propose_heard(self, found: dict, readings: list) -> Turn:
         """A new answer with values: the fused best of everything heard for the plate and stay, the rest as

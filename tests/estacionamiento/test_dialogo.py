@@ -273,6 +273,34 @@ def test_the_same_misreading_again_is_not_proposed_again(lot):
     assert turn.ticket["plate"] == "AB123CD"
 
 
+def test_a_refused_plate_said_again_twice_is_offered_once_more(lot):
+    """The simulator's KQ 975 KC session (es-419+Alicia, demo's model): "Correcto" heard "No me gusta" ruled the
+    true plate out; the next answer and a correction, both heard exactly, could not bring it back."""
+    d = dialogo.Dialogue(lot, max_failures=4, clock=lambda: NOW)
+    d.start()
+    prompts = [d.answer(a).text for a in (nbest(("Te repito, KQ 975 KC.", -0.2), ("Te repito, KQ 975 KZ.", -0.9)),
+                                          "No me gusta.", "No, incorrecto.")]
+    assert prompts[:2] == ["Entendí KQ 975 KC. ¿Es correcto?", "¿Entonces es KQ 975 KZ?"]
+    # said again once: still out (the model may hear a wrong plate twice, and the driver just refused it)
+    assert d.answer(nbest(("Te repito, KQ 975 KC.", -0.2), ("Te repito, KQ 975 KS.", -0.7),
+                          ("Te repito, KQ 975 KG.", -0.8))).text == "Entendí KQ 975 KS. ¿Es correcto?"
+    assert d.answer("No, está todo mal.").text == "¿Entonces es KQ 975 KG?"
+    # a second time, as a correction: offered again
+    assert d.answer("No, lo correcto es KQ 975 KC.").text == "Entendí KQ 975 KC. ¿Es correcto?"
+    assert d.answer("Sí.").text == "¿Cuánto tiempo te vas a quedar?" and d.slots["plate"] == "KQ975KC"
+    # refused a second time it stays out for good
+    d2 = dialogo.Dialogue(lot, max_failures=9, clock=lambda: NOW)
+    d2.start()
+    for answer in ("AB 123 CD", "no", "no", "AB 123 CD", "AB 123 CD"):
+        d2.answer(answer)
+    assert d2.pending == {"plate": "AB123CD"}
+    d2.answer("no")
+    assert "AB123CD" in d2.rejected["plate"]
+    for answer in ("AB 123 CD", "AB 123 CD", "AB 123 CD"):
+        d2.answer(answer)
+        assert d2.pending != {"plate": "AB123CD"}
+
+
 def test_an_explicit_correction_wins_over_the_next_candidate(lot):
     prompts, turn = talk(lot, [nbest(("AB 123 CE", -0.1), ("AB 123 CB", -0.5)), "no, es AB 124 CD", "sí",
                                "dos horas", "sí", "sí"])
