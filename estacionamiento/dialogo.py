@@ -135,8 +135,7 @@ class Dialogue:
         bare, self.bare = self.bare, False
         text = best_text(hypotheses).strip()
         if self.asking == "other_kind":
-            return self._answer_other_kind(text if confirm(text) is not None or not bare or not text
-                                           else forced_choice(forced) or text)
+            return self._answer_other_kind(told_yes_no(text, forced) if bare else text)
         arrival = self.clock().time()
         near = [h for h in hypotheses if h.score >= hypotheses[0].score - LOWER_MARGIN] if hypotheses else []
         top = max((h.score for h in near), default=0.0)
@@ -149,8 +148,8 @@ class Dialogue:
                 # Only a yes: a "no" rules the value out for good, so it must be what was heard best ("Correcto"
                 # came out "Tiene que estar", a "No" lower down, and the true plate was never offered again).
                 text = next((h.text for h in hypotheses[1:] if confirm(h.text)), text)
-                if confirm(text) is None and bare and text:
-                    text = forced_choice(forced) or text
+                if bare:
+                    text = told_yes_no(text, forced)
             return self._answer_confirmation(text, found, readings[0][1])
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
             turn = self._answer_spelling(near, [w for _, w in readings])
@@ -402,12 +401,13 @@ class Dialogue:
 # --- what was heard, fused ------------------------------------------------------------------------
 
 
-def forced_choice(forced: list[Hypothesis]) -> str | None:
-    """The one of the engine's forced answers ("Sí."/"No.") that scores FORCED_MARGIN above the other, if any."""
-    if len(forced) != 2:
-        return None
+def told_yes_no(text: str, forced: list[Hypothesis]) -> str:
+    """An answer to "Decí sí o no": a heard text that reads as neither gives way to the one of the engine's forced
+    answers ("Sí."/"No.") that scores FORCED_MARGIN above the other, if any; nothing heard stays nothing."""
+    if not text or confirm(text) is not None or len(forced) != 2:
+        return text
     best, other = sorted(forced, key=lambda h: -h.score)
-    return best.text if best.score - other.score >= FORCED_MARGIN else None
+    return best.text if best.score - other.score >= FORCED_MARGIN else text
 
 
 def _blocks(plate: str) -> tuple[str, str, str]:
