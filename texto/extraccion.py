@@ -49,10 +49,11 @@ def _tokenize(text: str) -> list[str]:
 # Plate
 # ---------------------------------------------------------------------------------------------
 
-# Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache"). "Larga" and
+# Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache"; "y latina": the
+# sound of "i latina"). "Larga" and
 # "corta" only ever qualify B and V, so they decide when the first word came out wrong: the simulated drivers'
 # "be larga" was written "de larga", "ve corta" "me corta" (issue 25).
-_ASR_LETTER_SPELLINGS = {"y": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V",
+_ASR_LETTER_SPELLINGS = {"y": "I", "y latina": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V",
                          **{f"{w} larga": "B" for w in ("de", "ve", "v", "me", "pe")},
                          **{f"{w} corta": "V" for w in ("de", "be", "b", "me", "pe")}}
 # Letter names that are also everyday words: usable inside a spelled run, never evidence of a plate.
@@ -310,11 +311,12 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
                 items.append(_Item(kind, got[0], True, i))
                 i += got[1]
                 continue
-        if upper[i] == "s":  # a capital "Y" on its own was written as the letter Y, not the word "y"
-            items.append(_Item("L", "Y", False, i, single=True))
+        spoken = _letter_at(words, i)
+        if upper[i] == "s" and not (spoken and spoken[1] > 1):  # a capital "Y" on its own was written as the
+            items.append(_Item("L", "Y", False, i, single=True))  # letter Y, not the word "y" ("Y griega": Y too)
             i += 1
             continue
-        letter = _letter_at(words, i)
+        letter = spoken
         if letter is not None and (letter[1] > 1 or w not in _STOPWORDS or w in LETTER_NAMES_FOLDED):
             weak = letter[1] == 1 and w in _WEAK_LETTER_WORDS
             items.append(_Item("L", letter[0], not weak, i, single=len(w) == 1, word=w if letter[1] == 1 else ""))
@@ -343,8 +345,9 @@ def _resolve_o_and_y(items: list[_Item], words: list[str]) -> list[_Item]:
         if it.kind == "L" and w == "o" and prev and nxt and prev.kind == "D" and nxt.kind == "D":
             it = _Item("D", "0", True, it.pos)
         elif (
-            it.kind == "L" and w == "y" and it.value == "I" and not (nxt and nxt.kind == "L" and nxt.pos == it.pos + 1)
-        ):
+            it.kind == "L" and w == "y" and it.value == "I" and it.word
+            and not (nxt and nxt.kind == "L" and nxt.pos == it.pos + 1)
+        ):  # (it.word is empty for a two-word name: "y latina" is I anywhere)
             it = _Item("X", "y", False, it.pos)
         out.append(it)
     return out

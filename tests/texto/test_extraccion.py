@@ -78,6 +78,9 @@ PLATE_CASES = [
     ("i griega zeta a doscientos dos", "YZA202"),
     ("y griega zeta a 202", "YZA202"),
     ("ye zeta a 202", "YZA202"),
+    ("El pequito. Y griega 081 LFY.", "Y081LFY"),  # as the fine-tuned model wrote Kokoro's "i griega"
+    ("Patente y latina 484 TGS", "I484TGS"),
+    ("Y latina, 484, TGS", "I484TGS"),
     ("y o u doscientos", "IOU200"),
     ("be larga a ciento once ve corta ve corta", "BA111VV"),
     ("b larga, a, 1 1 1, v corta, doble v", "BA111VW"),
