@@ -135,7 +135,7 @@ class Dialogue:
         bare, self.bare = self.bare, False
         text = best_text(hypotheses).strip()
         if self.asking == "other_kind":
-            return self._answer_other_kind(told_yes_no(text, forced) if bare else text)
+            return self._answer_other_kind(told_yes_no(text, forced) if bare else text, bare)
         arrival = self.clock().time()
         near = [h for h in hypotheses if h.score >= hypotheses[0].score - LOWER_MARGIN] if hypotheses else []
         top = max((h.score for h in near), default=0.0)
@@ -150,7 +150,7 @@ class Dialogue:
                 text = next((h.text for h in hypotheses[1:] if confirm(h.text)), text)
                 if bare:
                     text = told_yes_no(text, forced)
-            return self._answer_confirmation(text, found, readings[0][1])
+            return self._answer_confirmation(text, found, readings[0][1], bare)
         if self.spelling is not None:  # the part asked for first: "a be ce de, uno dos tres" is no plate BCD 123
             turn = self._answer_spelling(near, [w for _, w in readings])
             if turn is not None or "plate" not in found:
@@ -251,7 +251,8 @@ class Dialogue:
         ranked = [v for v in ranked if v not in rejected]
         return [v for v in ranked if v not in doubted] + [v for v in ranked if v in doubted]
 
-    def _answer_confirmation(self, text: str, found: dict, weight: float) -> Turn:
+    def _answer_confirmation(self, text: str, found: dict, weight: float, bare: bool = False) -> Turn:
+        """The answer to "¿Es correcto?" (`bare`: to "Decí sí o no", the proposal repeated after an unclear one)."""
         yes_no = confirm(text)
         # "Uno lo correcto es BG 693 GH" reads as a yes ("correcto") but names another plate: never a yes then
         conflict = any(k in self.pending and self.pending[k] != v for k, v in found.items())
@@ -282,6 +283,8 @@ class Dialogue:
         if yes_no is None or yes_no:  # unclear, or a yes naming a value already refused: ask again
             text, speech = self._proposal(self.pending)
             self.bare = True
+            if not bare:  # the first time is no failure: the proposal may well be right ("Joya" heard "Hola" handed
+                return Turn(text + " Decí sí o no.", speech + " Decí sí o no.")  # the right plate to the staff)
             return self._fail(text + " Decí sí o no.", speech + " Decí sí o no.", then_pending=self.pending)
         refused, self.pending = self.pending, None
         if len(refused) > 1:  # which value was wrong is unknown: nothing is ruled out, only the extras forgotten
@@ -382,7 +385,7 @@ class Dialogue:
         self.finished = Turn(text, speech, done=True, ticket=ticket)
         return self.finished
 
-    def _answer_other_kind(self, text: str) -> Turn:
+    def _answer_other_kind(self, text: str, bare: bool = False) -> Turn:
         yes_no = confirm(text)
         if yes_no:
             wanted = self.slots.get("covered")
@@ -390,7 +393,9 @@ class Dialogue:
         if yes_no is False:
             return self._staff("No hay un lugar como el que buscás.")
         self.bare = True
-        return self._fail("No te entendí. Decí sí o no.")
+        if bare:  # asked already: that one counts
+            return self._fail("No te entendí. Decí sí o no.")
+        return Turn("No te entendí. Decí sí o no.", "No te entendí. Decí sí o no.")
 
     def _staff(self, reason: str) -> Turn:
         text = f"{reason} Ya viene alguien del personal a ayudarte."

@@ -423,3 +423,22 @@ def test_a_plate_far_below_the_best_text_is_no_evidence(lot):
     near = nbest(("Es la, be, ce.", -0.52), ("Es la BCD 742.", -0.6))  # the best says no plate
     prompts, _ = talk(lot, [near])
     assert prompts[1] == "Entendí BCD 742. ¿Es correcto?"
+
+
+def test_the_first_unclear_answer_to_a_proposal_is_asked_again_without_counting_as_a_failure(lot):
+    """The previous recipe's one staff call: two rounds of misheard plates, then the right one proposed and its
+    "Joya." heard "Hola.": that third failure handed the right plate to the staff. Now the first "Decí sí o no"
+    of a proposal is free; the second unclear answer in a row counts, so a driver never heard still gets help."""
+    d = dialogo.Dialogue(lot, clock=lambda: NOW)
+    d.start()
+    d.answer("RCV 897")
+    d.answer("no, es RCB 897")  # each misheard proposal is a failure (1, 2)
+    assert d.answer("no, es RCU 897").text == "Entendí RCU 897. ¿Es correcto?" and d.failures == 2
+    assert d.answer("Hola.").text == "Entendí RCU 897. ¿Es correcto? Decí sí o no." and d.failures == 2
+    assert d.answer("Sí.").text == "¿Cuánto tiempo te vas a quedar?" and d.slots["plate"] == "RCU897"
+    d.answer("dos horas")
+    d.answer("eh")  # free
+    turn = d.answer("mmm")  # the second in a row: a failure (the first of this question)
+    assert not turn.done and d.failures == 1
+    _, turn = talk(lot, ["AB 123 CD", "no", "AC 123 CD", "no", "AD 123 CD", "eh", "mmm"])
+    assert turn.done and turn.ticket["staff"] is True and lot.entries() == []
