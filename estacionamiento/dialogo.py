@@ -282,10 +282,7 @@ class Dialogue:
             return self._fail(*self._proposal(values), then_pending=values)
         if yes_no is None or yes_no:  # unclear, or a yes naming a value already refused: ask again
             text, speech = self._proposal(self.pending)
-            self.bare = True
-            if not bare:  # the first time is no failure: the proposal may well be right ("Joya" heard "Hola" handed
-                return Turn(text + " Decí sí o no.", speech + " Decí sí o no.")  # the right plate to the staff)
-            return self._fail(text + " Decí sí o no.", speech + " Decí sí o no.", then_pending=self.pending)
+            return self._say_yes_or_no(text + " Decí sí o no.", speech + " Decí sí o no.", bare)
         refused, self.pending = self.pending, None
         if len(refused) > 1:  # which value was wrong is unknown: nothing is ruled out, only the extras forgotten
             for slot in refused:  # and what was heard for the asked slot is doubted: a fresh answer outweighs it
@@ -392,10 +389,15 @@ class Dialogue:
             return self._assign(None if wanted is None else not wanted)
         if yes_no is False:
             return self._staff("No hay un lugar como el que buscás.")
+        return self._say_yes_or_no("No te entendí. Decí sí o no.", "No te entendí. Decí sí o no.", bare)
+
+    def _say_yes_or_no(self, text: str, speech: str, bare: bool) -> Turn:
+        """Ask for just sí or no. The first time is no failure: the proposal may well be right ("Joya" heard "Hola"
+        once handed the right plate to the staff); asked already (`bare`), it counts."""
         self.bare = True
-        if bare:  # asked already: that one counts
-            return self._fail("No te entendí. Decí sí o no.")
-        return Turn("No te entendí. Decí sí o no.", "No te entendí. Decí sí o no.")
+        if not bare:
+            return Turn(text, speech)
+        return self._fail(text, speech, then_pending=self.pending)
 
     def _staff(self, reason: str) -> Turn:
         text = f"{reason} Ya viene alguien del personal a ayudarte."

@@ -50,10 +50,10 @@ def _tokenize(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 # Extra spellings the ASR writes for spoken letter names (seseo: "se" for "ce"; silent h: "ache"; "y latina": the
-# sound of "i latina"). "Larga" and
-# "corta" only ever qualify B and V, so they decide when the first word came out wrong: the simulated drivers'
-# "be larga" was written "de larga", "ve corta" "me corta" (issue 25).
-_ASR_LETTER_SPELLINGS = {"y": "I", "y latina": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V", "uve": "V",
+# sound of "i latina"). "Larga" and "corta" only ever qualify B and V, so they decide when the first word came out
+# wrong: the simulated drivers' "be larga" was written "de larga", "ve corta" "me corta" (issue 25).
+_ASR_LETTER_SPELLINGS = {"y": "I", "y latina": "I", "se": "C", "ache": "H", "ceta": "Z", "ah": "A", "b": "B", "v": "V",
+                         "uve": "V",
                          **{f"{w} larga": "B" for w in ("de", "ve", "v", "me", "pe")},
                          **{f"{w} corta": "V" for w in ("de", "be", "b", "me", "pe")}}
 # Letter names that are also everyday words: usable inside a spelled run, never evidence of a plate.
@@ -311,12 +311,12 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
                 items.append(_Item(kind, got[0], True, i))
                 i += got[1]
                 continue
-        spoken = _letter_at(words, i)
-        if upper[i] == "s" and not (spoken and spoken[1] > 1):  # a capital "Y" on its own was written as the
-            items.append(_Item("L", "Y", False, i, single=True))  # letter Y, not the word "y" ("Y griega": Y too)
+        letter = _letter_at(words, i)
+        # A capital "Y" on its own was written as the letter Y, not the word "y"; "Y griega" is read as a name below.
+        if upper[i] == "s" and not (letter and letter[1] > 1):
+            items.append(_Item("L", "Y", False, i, single=True))
             i += 1
             continue
-        letter = spoken
         if letter is not None and (letter[1] > 1 or w not in _STOPWORDS or w in LETTER_NAMES_FOLDED):
             weak = letter[1] == 1 and w in _WEAK_LETTER_WORDS
             items.append(_Item("L", letter[0], not weak, i, single=len(w) == 1, word=w if letter[1] == 1 else ""))
