@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from texto.letras import LETTER_NAMES, SHAPES
 from texto.normalizar import fold
-from texto.numeros import NUMBER_WORDS, number_at, numeric_words
+from texto.numeros import NUMBER_WORDS, number_at, numeric_words, written_tens_and_unit
 
 
 @dataclass(frozen=True)
@@ -263,8 +263,9 @@ def _letter_at(words: list[str], i: int) -> tuple[str, int] | None:
         if letter:
             # "eme de mamá": a letter name, "de" and a word that starts with that letter is one letter.
             k = i + n
-            mnemonic = words[k + 1] if k + 1 < len(words) and words[k] == "de" else ""
-            if mnemonic[:1] == letter.lower() and len(mnemonic) > 2 and mnemonic not in _NOT_MNEMONIC:
+            # The ASR writes that "de" as the letter it sounds like, too: "W C D casa".
+            mnemonic = words[k + 1] if k + 1 < len(words) and words[k] in ("de", "d") else ""
+            if _is_mnemonic(mnemonic, letter):
                 return letter, n + 2
             return letter, n
     return None
@@ -275,6 +276,18 @@ _NOT_MNEMONIC = (
 )
 
 
+# (letter, word) of the names said with a mnemonic: ("C", "casa") for "ce de casa".
+_NAMED_MNEMONICS = {(letter, name.split()[-1]) for letter, names in LETTER_NAMES.items() for name in names
+                    if len(name.split()) == 3 and name.split()[1] == "de"}
+
+
+def _is_mnemonic(word: str, letter: str) -> bool:
+    """ "casa" for C in "ce de casa", "mamá" in "eme de mamá": a word that starts with the letter and is no
+    number or other letter name."""
+    return (letter, word) in _NAMED_MNEMONICS or (word[:1] == letter.lower() and len(word) > 2
+                                                   and word not in _NOT_MNEMONIC)
+
+
 def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
     items: list[_Item] = []
     i = 0
@@ -282,8 +295,13 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
     while i < n:
         w = words[i]
         if upper[i] in ("W", "w", "U") and len(w) <= 4:
-            items.extend(_Item("L", c.upper(), upper[i] != "w", i, written=upper[i] == "U") for c in w)
-            i += 1
+            mnemonic = words[i + 1] if i + 1 < n else ""
+            # "doble ve, ce de casa" written "WCD casa": that D is the "de" of C's mnemonic, not a letter.
+            # Only the mnemonics of LETTER_NAMES: after capitals, "AB 123 CD con techo" is letters and a word.
+            said_as = len(w) > 1 and w[-1] == "d" and (w[-2].upper(), mnemonic) in _NAMED_MNEMONICS
+            letters = w[:-1] if said_as else w
+            items.extend(_Item("L", c.upper(), upper[i] != "w", i, written=upper[i] == "U") for c in letters)
+            i += 2 if said_as else 1
             continue
         if not w[0].isalnum() or w in _FILLERS:
             i += 1
@@ -306,6 +324,9 @@ def _plate_items(words: list[str], upper: list[str]) -> list[_Item]:
                 continue
         if w.isdigit() or w in NUMBER_WORDS and w not in {"un", "una"}:
             got = number_at(words, i)
+            joined = written_tens_and_unit(words, i)
+            if joined and not _is_quantity(words, upper, i, i + joined[1]):
+                got = joined  # "AG 250 y 1 GI": "doscientos cincuenta y uno" written half in digits
             if got is not None:
                 kind = "X" if _is_quantity(words, upper, i, i + got[1]) else "D"
                 items.append(_Item(kind, got[0], True, i))
@@ -571,7 +592,8 @@ _FIXED = {"medio dia": 360, "todo el dia": 720, "toda la noche": 720, "el dia en
 _FRAC = {"media": 30, "cuarto": 15, None: 0}
 # A number after a stay, with a range or a correction word before it: "hora y media o dos", "dos horas, no, tres".
 _TRAILING = re.compile(
-    rf"^\s*,?\s*(?:(?P<range>o|a|-|hasta)|(?P<fix>(?:(?:no|mejor|digo|perdon|bah|capaz|ponele|o sea|eh|em|mmm|,)\s*)+))\s*"
+    # A correction may come after a full stop the ASR put in: "3 horas. Eh, no, 5".
+    rf"^\s*(?:,?\s*(?P<range>o|a|-|hasta)|[,.]?\s*(?P<fix>(?:(?:no|mejor|digo|perdon|bah|capaz|ponele|o sea|eh|em|mmm|,)\s*)+))\s*"
     rf"(?P<n>{_NUM})(?:\s+y\s+(?P<frac>media|cuarto))?(?!\s*(?:[:.]?\d|§|{_H}|{_M}|dias?|semanas?|pesos|de la|cuartos?))"
 )
 _LEADING_RANGE = re.compile(rf"(?P<n>{_NUM})\s*(?:o|a|-|y)\s*$")
@@ -760,7 +782,7 @@ _INDIFFERENT = re.compile(
     r"me es indistinto|como sea|lo mismo|ni idea|no se)\b"
 )
 _NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+(?!y\b|pero\b)\w+){0,4}\s*$")
-_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa))")
+_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa|hace falta\s+\w))")  # "afuera, no hace falta techo"
 _COND_NEG = re.compile(r"\b(si no hay|si no|sino)\s*,?\s*$")  # the fallback, not the wish
 
 

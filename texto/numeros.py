@@ -119,6 +119,18 @@ def number_at(words: list[str], i: int) -> tuple[str, int] | None:
     return best
 
 
+def written_tens_and_unit(words: list[str], i: int) -> tuple[str, int] | None:
+    """ "30 y 4" -> ("34", 3): tens the ASR wrote in digits, then "y" and the unit, as they were said
+    ("treinta y cuatro"; "doscientos cincuenta y uno" -> "250 y 1"). For a block of digits said as one
+    number, a plate's; a clock's "20 y 5" is 20:05, so number_at leaves this to its callers."""
+    first = words[i]
+    if not (first.isdigit() and len(first) in (2, 3) and first[-1] == "0" and first[-2] != "0"):
+        return None
+    if i + 2 >= len(words) or words[i + 1] != "y" or not _unit(words[i + 2]) or words[i + 2] in ("un", "una"):
+        return None
+    return str(int(first) + _UNITS[_unit(words[i + 2])]), 3
+
+
 def numeric_words(words: list[str]) -> list[str]:
     """Folded words with every number as digits ("dos horas" -> "2 horas"), "un"/"una" included.
 

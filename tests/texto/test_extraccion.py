@@ -81,6 +81,13 @@ PLATE_CASES = [
     ("El pequito. Y griega 081 LFY.", "Y081LFY"),  # as the fine-tuned model wrote Kokoro's "i griega"
     ("Patente y latina 484 TGS", "I484TGS"),
     ("Y latina, 484, TGS", "I484TGS"),
+    # The fine-tuned model writes a number said in words half in digits: "doscientos cincuenta y uno".
+    ("la mía es AG 250 y 1 GI latina.", "AG251GI"),
+    ("y anotá, 0 30 y 4 VZ H, listo.", "034VZH"),
+    ("patente ABC 120 y 3 horas", "ABC120"),  # "y 3 horas" is the stay
+    # "doble ve, ce de casa" written with the "de" as a letter.
+    ("escribir A, B, 582 WCD casa y no quiero dejarlo afuera", "AB582WC"),
+    ("patente AB 123 CD con techo", "AB123CD"),  # only the mnemonics of the letter table, not any C word
     ("y o u doscientos", "IOU200"),
     ("be larga a ciento once ve corta ve corta", "BA111VV"),
     ("b larga, a, 1 1 1, v corta, doble v", "BA111VW"),
@@ -182,6 +189,8 @@ PLATE_CASES = [
 # ----------------------------------------------------------------------------------------------
 STAY_CASES = [
     ("dos horas", None, 120),
+    ("Además voy a estar 3 horas. Eh, no, 5, además no me importa", None, 300),  # a correction after a full stop
+    ("me quedo 2 horas. 5 autos no entran", None, 120),
     ("2 horas", None, 120),
     ("2 hs", None, 120),
     ("2hs", None, 120),
@@ -317,6 +326,9 @@ STAY_CASES = [
 COVERED_CASES = [
     ("techado", True),
     ("Techado.", True),
+    ("además afuera, no hace falta techo, dale", False),  # the "no" is of "hace falta techo", not of "afuera"
+    ("Después, un par de horas y afuera no hace falta que echo.", False),  # "techo" misheard
+    ("techado, no hace falta", False),
     ("bajo techo", True),
     ("lo quiero bajo techo por la lluvia", True),  # "por la" only marks another sense after "cubierto"
     ("techado o al aire libre, lo mismo", None),
