@@ -102,6 +102,29 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
     return max(scored)[1]
 
 
+# How much likelier (log-prob of the whole text, nats) the model may find a word that swallowed a plate's letter
+# than the reading that spells it, and the spelled one still wins: measured on 240 answers of the evaluation-only
+# Kokoro voices (docs/EXPERIMENTOS.md), the right readings lost by up to 5 and the first wrong one by 8.8.
+HIDDEN_LETTER_PRIOR = 5.0
+
+
+@torch.no_grad()
+def hidden_letters(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions, decoded: str,
+                   text: str) -> str:
+    """`text` (the decoded text `decoded`, its plates repaired), or a reading of `decoded` with a plate letter
+    the word before it swallowed (gramatica.hidden_letter_readings) that the model, given HIDDEN_LETTER_PRIOR,
+    finds likelier. audio is one clip's encoder output (1, positions, d)."""
+    readings = gramatica.hidden_letter_readings(decoded)
+    if not readings:
+        return text
+    task = _GroupedDecodingTask(model, dataclasses.replace(options, beam_size=None, best_of=None))
+    encode = task.tokenizer.encode
+    scores = text_logprobs(model, audio, list(task.initial_tokens), [encode(" " + t) for t in [text, *readings]],
+                           task.tokenizer.eot)
+    best = max(range(len(readings)), key=lambda k: scores[k + 1])
+    return readings[best] if scores[best + 1] > scores[0] - HIDDEN_LETTER_PRIOR else text
+
+
 def _sample_len(model: whisper.model.Whisper, mel: torch.Tensor) -> int:
     """contexto.max_tokens for the window of a mel (B, n_mels, frames) or encoder output (B, frames // 2, d)."""
     return contexto.max_tokens(mel.shape[-1] if mel.shape[-2] == model.dims.n_mels else 2 * mel.shape[-2])
@@ -158,8 +181,8 @@ def transcribe_batch(model: whisper.model.Whisper, mel: torch.Tensor, language: 
         with _seeded(features.device):
             texts = retry_loops(texts, sample)
         if plate_grammar:
-            texts = [gramatica.repair_plates(text, functools.partial(decode_plate, model, features[i : i + 1], options))
-                     for i, text in enumerate(texts)]
+            texts = [hidden_letters(model, features[i : i + 1], options, text, gramatica.repair_plates(
+                text, functools.partial(decode_plate, model, features[i : i + 1], options))) for i, text in enumerate(texts)]
     return [letras.join_spelled_capitals(text) for text in texts]
 
 
@@ -188,6 +211,14 @@ def _beam_candidates(model: whisper.model.Whisper, features: torch.Tensor, optio
     ranker = task.sequence_ranker = _EveryCandidate(task.sequence_ranker)
     task.run(features)
     return task, ranker.candidates
+
+
+def text_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
+                  candidates: list[list[int]], eot: int) -> list[float]:
+    """log p(candidate + end-of-text | context, audio) under the model, no mask: teacher-forced, all candidates
+    in one decoder pass. audio is one clip's encoder output (1, positions, d)."""
+    return [s * n for s, n in zip(mean_logprobs(model, audio, context, candidates, eot),
+                                  (len(c) + 1 for c in candidates), strict=True)]
 
 
 def mean_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],

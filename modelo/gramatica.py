@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Callable
 
 import torch
@@ -24,7 +25,7 @@ from whisper.decoding import LogitFilter, SequenceRanker
 
 from texto.extraccion import extract
 from texto.hipotesis import Hypothesis
-from texto.letras import PLATE_SHAPES
+from texto.letras import LETTER_NAMES, PLATE_SHAPES
 
 # At least 4 capitals/digits written apart, one or two at a time ("P P 2 9 7", "G 21 3 H K I D"), as the
 # model spells plates; words ("COVID 19", "DNI 30 123 456") never form one.
@@ -127,6 +128,62 @@ def repair_plates(text: str, decode_plate: Callable[[str, str, list[str]], str])
         position = start + len(plate)
     return text
 
+
+
+# How the end of a word the ASR wrote can sound like a letter's name, for `hidden_letter_readings`: each
+# single-word name of letras.LETTER_NAMES, the last syllable of the two-syllable ones ("efe" -> "fe"), and
+# the sounds Rioplatense speech or the ASR merge (seseo: "se" for "ce"; "de" and "te"; "be" and "ve"; "ca").
+_LETTER_SOUNDS: dict[str, set[str]] = {}
+for _letter, _names in LETTER_NAMES.items():
+    for _name in _names:
+        if " " not in _name and len(_name) > 1 or _name in "aeiou":
+            _LETTER_SOUNDS.setdefault(_letter, set()).update({_name, _name[-2:]} if len(_name) == 3 else {_name})
+for _letter, _sounds in {"C": {"se"}, "D": {"te"}, "T": {"de"}, "B": {"ve"}, "V": {"be"}, "K": {"ca"}, "I": {"y"},
+                         "Y": {"i"}}.items():
+    _LETTER_SOUNDS[_letter] |= _sounds
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if c.isalpha() and not unicodedata.combining(c))
+
+
+def hidden_letter_readings(text: str) -> list[str]:
+    """Other readings of each spelled plate in `text` (spelled, as decoded) with a letter the word before it
+    swallowed, when they fit a plate shape: on voices it never heard, the model writes a plate's first
+    letter into the word it follows ("escribí A F 7 2 0" -> "escribía F 7 2 0", "patente T Y 1 2 5" ->
+    "patente Y 1 2 5", "a ce 1 3 2" -> "hace 1 3 2") or hears a doubled letter once ("A A 3 4 8" -> "A 3 4 8").
+    The model itself then scores each reading against the audio (decodificacion.hidden_letters)."""
+    readings = []
+    for m in _RUN.finditer(text):
+        symbols = m.group().replace(" ", "")
+        last = re.search(r"(\w+)([,.]?\s*)$", text[: m.start()])
+        if last and any(c.isalpha() for c in symbols) and any(c.isdigit() for c in symbols):
+            head, after = text[: last.start()], text[m.end() :]
+            readings += [f"{head}{kept}{' ' if kept else ''}{' '.join(letters + symbols)}{after}".strip()
+                         for kept, letters in _swallowed(last.group(1), last.group(2).rstrip(), symbols)]
+    return list(dict.fromkeys(readings))
+
+
+def _swallowed(word: str, punctuation: str, symbols: str) -> list[tuple[str, str]]:
+    """(what stays of `word`, the letters it swallowed) for each way the word before a spelled plate can hide
+    some of the plate's letters that gives the plate a valid shape."""
+    sound = _plain(word)
+    ways = []
+    for letter, sounds in _LETTER_SOUNDS.items():
+        for end in sounds:
+            if sound.endswith(end):
+                ways.append((word + punctuation, letter))  # the letter said after the word: "patente, T Y…"
+                if len(sound) - len(end) >= 2:
+                    ways.append((word[: len(word) - len(end)], letter))  # the word ends in it: "escribí A F…"
+        if sound.lstrip("h") in sounds:
+            ways.append(("", letter))  # the word is the letter: "de I Q 7 7 8" -> "D I Q 7 7 8"
+    for first, firsts in _LETTER_SOUNDS.items():  # two letters in one word: "hace" -> "A C"
+        for second, seconds in _LETTER_SOUNDS.items():
+            if any(sound.lstrip("h") == a + b for a in firsts for b in seconds):
+                ways.append(("", first + second))
+    if symbols[0].isalpha():
+        ways.append((word + punctuation, symbols[0]))  # "A A 3 4 8" heard "A 3 4 8"
+    return [(kept, letters) for kept, letters in ways if _VALID.fullmatch(letters + symbols)]
 
 
 class PlateFromFirstSymbol(LogitFilter):

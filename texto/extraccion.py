@@ -782,7 +782,9 @@ _INDIFFERENT = re.compile(
     r"me es indistinto|como sea|lo mismo|ni idea|no se)\b"
 )
 _NEG_BEFORE = re.compile(r"\b(no|nada de|ni|tampoco|sin necesidad de)\b(?:\s+(?!y\b|pero\b)\w+){0,4}\s*$")
-_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa|hace falta\s+\w))")  # "afuera, no hace falta techo"
+_NEG_AFTER = re.compile(r"^\s*[:,]?\s*no\b(?!\s+(?:me|se|hay|tengo|importa|sé|se|pasa))")
+# "afuera, no hace falta techo": after an uncovered place, that "no" is of what follows, not a change of mind.
+_NOT_NEEDED_NEXT = re.compile(r"^\s*[:,]?\s*no hace falta\s+\w")
 _COND_NEG = re.compile(r"\b(si no hay|si no|sino)\s*,?\s*$")  # the fallback, not the wish
 
 
@@ -824,7 +826,7 @@ def _extract_covered(words: list[str]) -> bool | None:
             neg_before = _NEG_BEFORE.search(before[-40:])
             if neg_before and "," not in neg_before.group(0):
                 val = not val
-            elif _NEG_AFTER.match(after):
+            elif _NEG_AFTER.match(after) and not (m.group("false") and _NOT_NEEDED_NEXT.match(after)):
                 val = not val
             events.append((m.start(), val))
         if not events:

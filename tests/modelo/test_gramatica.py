@@ -87,3 +87,29 @@ def test_the_ranker_prefers_the_plate_that_leaves_the_next_words_be(base_model):
     scores = {7: -11.0, 6: -6.0, 5: -1.1}  # the 7-symbol one swallows "listo"; the 5-symbol one is no shape
     ranker = gramatica.PlateRanker(grammar, lambda plate: scores[len(plate)])
     assert ranker.rank([spelled], [[-2.0, -5.0, -0.1]]) == [1] and ranker.best_scores == [-6.0]
+
+
+def test_readings_with_the_letter_the_word_before_the_plate_swallowed():
+    readings = gramatica.hidden_letter_readings
+    assert "después escribí A F 7 2 0 X U." in readings("después escribía F 7 2 0 X U.")
+    assert "patente, T Y 1 2 5 Y T dale" in readings("patente, Y 1 2 5 Y T dale")
+    assert readings("la patente, hace 1 3 2 X O.") == ["la patente, A C 1 3 2 X O."]
+    assert readings("No, lo correcto es A 3 4 8 D G.") == ["No, lo correcto es A A 3 4 8 D G."]
+    # only readings of a valid shape: AA999AA and AAA999 take no letter before them
+    assert readings("es A B 1 2 3 C D") == [] and readings("es A B C 1 2 3") == []
+    assert readings("voy a estar 2 horas") == [] and readings("hasta las 22 30") == []
+
+
+@pytest.mark.base
+@pytest.mark.voz
+def test_the_model_takes_the_reading_with_the_swallowed_letter_only_when_the_audio_says_it(base_model, tmp_path):
+    options = whisper.DecodingOptions(language="es", without_timestamps=True, fp16=False)
+    cases = [("escribí a efe siete dos cero equis u", "Escribía F 7 2 0 X U.", "Escribí A F 7 2 0 X U."),
+             ("patente te i griega uno dos cinco i griega te", "Patente, Y 1 2 5 Y T.", "Patente, T Y 1 2 5 Y T."),
+             ("escribí nueve cuatro tres u pe hache", "Escribí 9 4 3 U P H.", "Escribí 9 4 3 U P H."),
+             ("patente nueve cuatro tres u pe hache", "Patente 9 4 3 U P H.", "Patente 9 4 3 U P H.")]
+    assert all(gramatica.hidden_letter_readings(decoded) for _, decoded, _ in cases)  # each has readings to weigh
+    for k, (said, decoded, expected) in enumerate(cases):
+        wav = espeak(said, tmp_path / f"{k}.wav", voice="es-419")
+        audio = base_model.encoder(log_mel(load_audio(wav), base_model.dims.n_mels)[None])
+        assert decodificacion.hidden_letters(base_model, audio, options, decoded, decoded) == expected, said

@@ -329,6 +329,7 @@ COVERED_CASES = [
     ("además afuera, no hace falta techo, dale", False),  # the "no" is of "hace falta techo", not of "afuera"
     ("Después, un par de horas y afuera no hace falta que echo.", False),  # "techo" misheard
     ("techado, no hace falta", False),
+    ("No, techado no hace falta listo.", False),
     ("bajo techo", True),
     ("lo quiero bajo techo por la lluvia", True),  # "por la" only marks another sense after "cubierto"
     ("techado o al aire libre, lo mismo", None),
