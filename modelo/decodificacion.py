@@ -102,18 +102,12 @@ def decode_plate(model: whisper.model.Whisper, audio: torch.Tensor, options: whi
     return max(scored)[1]
 
 
-# How much likelier (log-prob of the whole text, nats) the model may find a word that swallowed a plate's letter
-# than the reading that spells it, and the spelled one still wins: measured on 240 answers of the evaluation-only
-# Kokoro voices (docs/EXPERIMENTOS.md), the right readings lost by up to 5 and the first wrong one by 8.8.
-HIDDEN_LETTER_PRIOR = 5.0
-
-
 @torch.no_grad()
 def hidden_letters(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.DecodingOptions, decoded: str,
                    text: str) -> str:
     """`text` (the decoded text `decoded`, its plates repaired), or a reading of `decoded` with a plate letter
-    the word before it swallowed (gramatica.hidden_letter_readings) that the model, given HIDDEN_LETTER_PRIOR,
-    finds likelier. audio is one clip's encoder output (1, positions, d)."""
+    the word before it swallowed (gramatica.hidden_letter_readings) that the model, given
+    gramatica.HIDDEN_LETTER_PRIOR, finds likelier. audio is one clip's encoder output (1, positions, d)."""
     readings = gramatica.hidden_letter_readings(decoded)
     if not readings:
         return text
@@ -122,7 +116,7 @@ def hidden_letters(model: whisper.model.Whisper, audio: torch.Tensor, options: w
     scores = text_logprobs(model, audio, list(task.initial_tokens), [encode(" " + t) for t in [text, *readings]],
                            task.tokenizer.eot)
     best = max(range(len(readings)), key=lambda k: scores[k + 1])
-    return readings[best] if scores[best + 1] > scores[0] - HIDDEN_LETTER_PRIOR else text
+    return readings[best] if scores[best + 1] > scores[0] - gramatica.HIDDEN_LETTER_PRIOR else text
 
 
 def _sample_len(model: whisper.model.Whisper, mel: torch.Tensor) -> int:
@@ -306,7 +300,13 @@ def _plates(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.
     free = _decode(model, audio, dataclasses.replace(options, beam_size=None, best_of=None))[0].tokens
     tokens = list({tuple(t): None for t in [free, *(t for t, _ in candidates[0])]})
     scores = mean_logprobs(model, audio, list(task.initial_tokens), [list(t) for t in tokens], task.tokenizer.eot)
-    texts = [letras.join_spelled_capitals(task.tokenizer.decode(list(t)).strip()) for t in tokens]
-    hypotheses = [Hypothesis(text, score) for text, score in zip(texts, scores, strict=True)
+    spelled = [task.tokenizer.decode(list(t)).strip() for t in tokens]
+    hypotheses = [Hypothesis(letras.join_spelled_capitals(text), score) for text, score in zip(spelled, scores, strict=True)
                   if not is_repetition_loop(text)]
+    best = max(range(len(spelled)), key=scores.__getitem__)
+    readings = [task.tokenizer.encode(" " + r) for r in gramatica.hidden_letter_readings(spelled[best])]
+    if readings:  # the best answer's plate with a letter the word before it swallowed, as in transcribe_batch
+        means = mean_logprobs(model, audio, list(task.initial_tokens), readings, task.tokenizer.eot)
+        hypotheses += [Hypothesis(letras.join_spelled_capitals(task.tokenizer.decode(r).strip()),
+                                  gramatica.with_prior(mean, len(r) + 1)) for r, mean in zip(readings, means, strict=True)]
     return gramatica.plates_or_texts(hypotheses, n_best)

@@ -147,6 +147,18 @@ def _plain(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if c.isalpha() and not unicodedata.combining(c))
 
 
+# How much likelier (log-prob of the whole text, nats) the model may find a word that swallowed a plate's letter
+# than the reading that spells it, and the spelled one still wins: on 240 answers of the evaluation-only Kokoro
+# voices (docs/EXPERIMENTOS.md), the right readings lost by up to 5, the first wrong one by 8.8.
+HIDDEN_LETTER_PRIOR = 5.0
+
+
+def with_prior(mean_logprob: float, n_tokens: int) -> float:
+    """A hidden-letter reading's score per token (as the n-best lists rank theirs) with HIDDEN_LETTER_PRIOR added
+    to its total."""
+    return mean_logprob + HIDDEN_LETTER_PRIOR / n_tokens
+
+
 def hidden_letter_readings(text: str) -> list[str]:
     """Other readings of each spelled plate in `text` (spelled, as decoded) with a letter the word before it
     swallowed, when they fit a plate shape: on voices it never heard, the model writes a plate's first

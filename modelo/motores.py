@@ -187,6 +187,13 @@ class CTranslate2Engine:
                              for t, s in zip(BARE_ANSWERS, self._forced(encoded[i : i + 1], prompt, BARE_ANSWERS),
                                              strict=True)]
             return texts
+        for i, clip in enumerate(found):  # the best answer's plate with a letter the word before it swallowed
+            readings = gramatica.hidden_letter_readings(clip[0].text) if clip else []
+            if readings:
+                lengths = [len(self._tokenizer.encode(" " + r)) for r in readings]
+                joined[i] += [Hypothesis(letras.join_spelled_capitals(r), gramatica.with_prior(mean, n))
+                              for r, mean, n in zip(readings, self._forced(encoded[i : i + 1], prompt, readings),
+                                                    lengths, strict=True)]
         plates = [gramatica.plates_or_texts(clip, n_best) for clip in joined]
         for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
             if self.plate_prefix and clip and len(plates[i]) < n_best:
