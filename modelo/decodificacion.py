@@ -207,26 +207,32 @@ def _beam_candidates(model: whisper.model.Whisper, features: torch.Tensor, optio
     return task, ranker.candidates
 
 
-def text_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
-                  candidates: list[list[int]], eot: int) -> list[float]:
-    """log p(candidate + end-of-text | context, audio) under the model, no mask: teacher-forced, all candidates
-    in one decoder pass. audio is one clip's encoder output (1, positions, d)."""
-    return [s * n for s, n in zip(mean_logprobs(model, audio, context, candidates, eot),
-                                  (len(c) + 1 for c in candidates), strict=True)]
-
-
-def mean_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
-                  candidates: list[list[int]], eot: int) -> list[float]:
-    """log p(candidate + end-of-text | context, audio) per token under the model, no mask: teacher-forced,
-    all candidates in one decoder pass. audio is one clip's encoder output (1, positions, d)."""
-    lengths = [len(c) + 1 for c in candidates]
-    width = max(lengths)
+def _logprob_sums(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int], candidates: list[list[int]],
+                  eot: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p(candidate + end-of-text | context, audio), its number of tokens) per candidate, no mask:
+    teacher-forced, all candidates in one decoder pass. audio is one clip's encoder output (1, positions, d)."""
+    lengths = torch.tensor([len(c) + 1 for c in candidates], device=audio.device)
+    width = int(lengths.max())
     tokens = torch.tensor([context + c + [eot] * (width - len(c)) for c in candidates], device=audio.device)  # (N, T)
     logits = model.decoder(tokens, audio.expand(len(candidates), -1, -1))  # (N, T, V)
     logprobs = logits[:, len(context) - 1 : -1].float().log_softmax(-1)  # (N, width, V)
     picked = logprobs.gather(-1, tokens[:, len(context):, None])[..., 0]  # (N, width)
-    mask = torch.arange(width, device=audio.device)[None, :] < torch.tensor(lengths, device=audio.device)[:, None]
-    return ((picked * mask).sum(-1) / mask.sum(-1)).tolist()
+    mask = torch.arange(width, device=audio.device)[None, :] < lengths[:, None]
+    return (picked * mask).sum(-1), lengths
+
+
+def text_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
+                  candidates: list[list[int]], eot: int) -> list[float]:
+    """log p(candidate + end-of-text | context, audio) under the model (see _logprob_sums)."""
+    return _logprob_sums(model, audio, context, candidates, eot)[0].tolist()
+
+
+def mean_logprobs(model: whisper.model.Whisper, audio: torch.Tensor, context: list[int],
+                  candidates: list[list[int]], eot: int, prior: float = 0.0) -> list[float]:
+    """log p(candidate + end-of-text | context, audio) per token under the model (see _logprob_sums), with
+    `prior` nats added to each total first."""
+    sums, lengths = _logprob_sums(model, audio, context, candidates, eot)
+    return ((sums + prior) / lengths).tolist()
 
 
 PLATE_NBEST_BEAM = 5  # the plate question's beam: its candidates are all the plates there are to rank
@@ -304,9 +310,9 @@ def _plates(model: whisper.model.Whisper, audio: torch.Tensor, options: whisper.
     hypotheses = [Hypothesis(letras.join_spelled_capitals(text), score) for text, score in zip(spelled, scores, strict=True)
                   if not is_repetition_loop(text)]
     best = max(range(len(spelled)), key=scores.__getitem__)
-    readings = [task.tokenizer.encode(" " + r) for r in gramatica.hidden_letter_readings(spelled[best])]
+    readings = gramatica.hidden_letter_readings(spelled[best])
     if readings:  # the best answer's plate with a letter the word before it swallowed, as in transcribe_batch
-        means = mean_logprobs(model, audio, list(task.initial_tokens), readings, task.tokenizer.eot)
-        hypotheses += [Hypothesis(letras.join_spelled_capitals(task.tokenizer.decode(r).strip()),
-                                  gramatica.with_prior(mean, len(r) + 1)) for r, mean in zip(readings, means, strict=True)]
+        means = mean_logprobs(model, audio, list(task.initial_tokens), [task.tokenizer.encode(" " + r) for r in readings],
+                              task.tokenizer.eot, prior=gramatica.HIDDEN_LETTER_PRIOR)
+        hypotheses += [Hypothesis(letras.join_spelled_capitals(r), mean) for r, mean in zip(readings, means, strict=True)]
     return gramatica.plates_or_texts(hypotheses, n_best)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
 from collections.abc import Callable
 
 import torch
@@ -26,6 +25,7 @@ from whisper.decoding import LogitFilter, SequenceRanker
 from texto.extraccion import extract
 from texto.hipotesis import Hypothesis
 from texto.letras import LETTER_NAMES, PLATE_SHAPES
+from texto.normalizar import fold
 
 # At least 4 capitals/digits written apart, one or two at a time ("P P 2 9 7", "G 21 3 H K I D"), as the
 # model spells plates; words ("COVID 19", "DNI 30 123 456") never form one.
@@ -143,20 +143,10 @@ for _letter, _sounds in {"C": {"se"}, "D": {"te"}, "T": {"de"}, "B": {"ve"}, "V"
     _LETTER_SOUNDS[_letter] |= _sounds
 
 
-def _plain(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if c.isalpha() and not unicodedata.combining(c))
-
-
 # How much likelier (log-prob of the whole text, nats) the model may find a word that swallowed a plate's letter
 # than the reading that spells it, and the spelled one still wins: on 240 answers of the evaluation-only Kokoro
 # voices (docs/EXPERIMENTOS.md), the right readings lost by up to 5, the first wrong one by 8.8.
 HIDDEN_LETTER_PRIOR = 5.0
-
-
-def with_prior(mean_logprob: float, n_tokens: int) -> float:
-    """A hidden-letter reading's score per token (as the n-best lists rank theirs) with HIDDEN_LETTER_PRIOR added
-    to its total."""
-    return mean_logprob + HIDDEN_LETTER_PRIOR / n_tokens
 
 
 def hidden_letter_readings(text: str) -> list[str]:
@@ -179,7 +169,7 @@ def hidden_letter_readings(text: str) -> list[str]:
 def _swallowed(word: str, punctuation: str, symbols: str) -> list[tuple[str, str]]:
     """(what stays of `word`, the letters it swallowed) for each way the word before a spelled plate can hide
     some of the plate's letters that gives the plate a valid shape."""
-    sound = _plain(word)
+    sound = fold(word)
     ways = []
     for letter, sounds in _LETTER_SOUNDS.items():
         for end in sounds:

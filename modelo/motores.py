@@ -189,11 +189,8 @@ class CTranslate2Engine:
             return texts
         for i, clip in enumerate(found):  # the best answer's plate with a letter the word before it swallowed
             readings = gramatica.hidden_letter_readings(clip[0].text) if clip else []
-            if readings:
-                lengths = [len(self._tokenizer.encode(" " + r)) for r in readings]
-                joined[i] += [Hypothesis(letras.join_spelled_capitals(r), gramatica.with_prior(mean, n))
-                              for r, mean, n in zip(readings, self._forced(encoded[i : i + 1], prompt, readings),
-                                                    lengths, strict=True)]
+            scores = self._forced(encoded[i : i + 1], prompt, readings, prior=gramatica.HIDDEN_LETTER_PRIOR)
+            joined[i] += [Hypothesis(letras.join_spelled_capitals(r), s) for r, s in zip(readings, scores, strict=True)]
         plates = [gramatica.plates_or_texts(clip, n_best) for clip in joined]
         for i, clip in enumerate(found):  # too few plates: the grammar's, from where the best one starts spelling
             if self.plate_prefix and clip and len(plates[i]) < n_best:
@@ -248,10 +245,12 @@ class CTranslate2Engine:
                 hypotheses.append(Hypothesis(text, sum(picked) / max(len(picked), 1)))
         return hypotheses
 
-    def _forced(self, encoded: np.ndarray, prompt: str | None, texts: Sequence[str]) -> list[float]:
+    def _forced(self, encoded: np.ndarray, prompt: str | None, texts: Sequence[str], prior: float = 0.0) -> list[float]:
         """Each text's score under the model, teacher-forced, as CTranslate2 scores what it decodes (the log-probs
-        of the text and its end, summed, over the text's length): one `generate` with each text as the prefix,
-        its logits read back. encoded: one clip's (1, positions, d)."""
+        of the text and its end, summed, with `prior` nats added, over the text's length): one `generate` with
+        each text as the prefix, its logits read back. encoded: one clip's (1, positions, d)."""
+        if not texts:
+            return []
         start = self._prompt_tokens(prompt)
         candidates = [self._tokenizer.encode(" " + t) for t in texts]
         results = self.model.model.generate(
@@ -262,8 +261,8 @@ class CTranslate2Engine:
         for tokens, result in zip(candidates, results, strict=True):
             steps = result.logits[0]  # one per text token after the prompt, the prefix's included
             wanted = tokens + [self._tokenizer.eot]
-            scores.append(sum(torch.from_numpy(np.asarray(steps[k])).float().log_softmax(-1)[t].item()
-                              for k, t in enumerate(wanted)) / len(tokens))
+            scores.append((sum(torch.from_numpy(np.asarray(steps[k])).float().log_softmax(-1)[t].item()
+                               for k, t in enumerate(wanted)) + prior) / len(tokens))
         return scores
 
     def _prompt_tokens(self, prompt: str | None) -> list[int]:

@@ -126,9 +126,10 @@ def written_tens_and_unit(words: list[str], i: int) -> tuple[str, int] | None:
     first = words[i]
     if not (first.isdigit() and len(first) in (2, 3) and first[-1] == "0" and first[-2] != "0"):
         return None
-    if i + 2 >= len(words) or words[i + 1] != "y" or not _unit(words[i + 2]) or words[i + 2] in ("un", "una"):
+    unit = _unit(words[i + 2]) if i + 2 < len(words) and words[i + 1] == "y" else ""
+    if not unit or unit in ("un", "una"):
         return None
-    return str(int(first) + _UNITS[_unit(words[i + 2])]), 3
+    return str(int(first) + _UNITS[unit]), 3
 
 
 def numeric_words(words: list[str]) -> list[str]:
